@@ -1,0 +1,1 @@
+"""linkhop: enterprise link management."""

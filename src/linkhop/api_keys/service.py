@@ -1,0 +1,156 @@
+"""Creating, verifying, listing and revoking API keys."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from linkhop.api_keys import format as key_format
+from linkhop.api_keys.models import ApiKey
+from linkhop.audit import service as audit_service
+from linkhop.errors import Forbidden, Invalid, NotFound, Unauthenticated
+from linkhop.ids import UserId, new_api_key_id
+from linkhop.orgs import service as orgs_service
+from linkhop.principal import PERMISSIONS, Principal, require
+
+MAX_EXPIRY_DAYS = 3650
+
+
+def validate_scopes(scopes: Iterable[str]) -> list[str]:
+    """Known, de-duplicated scopes in canonical order; at least one."""
+    wanted = {s.strip() for s in scopes if s.strip()}
+    unknown = sorted(wanted - set(PERMISSIONS))
+    if unknown:
+        raise Invalid(
+            f"unknown scope(s): {', '.join(unknown)}; valid scopes: {', '.join(PERMISSIONS)}",
+            field="scopes",
+        )
+    if not wanted:
+        raise Invalid("an API key needs at least one scope", field="scopes")
+    return [p for p in PERMISSIONS if p in wanted]
+
+
+async def create_key(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    name: str,
+    scopes: Iterable[str],
+    expires_in_days: int | None,
+    env: str,
+    now: datetime,
+) -> tuple[ApiKey, str]:
+    """Create a key acting for the principal's user; returns the row and the key (shown once).
+
+    A key may not hold a scope its creator lacks (no privilege escalation through keys).
+    """
+    require(principal, "keys:write")
+    clean_scopes = validate_scopes(scopes)
+    beyond = [s for s in clean_scopes if s not in principal.permissions]
+    if beyond:
+        raise Forbidden(f"you cannot grant scopes you do not hold: {', '.join(beyond)}")
+    cleaned_name = " ".join(name.split())
+    if not cleaned_name or len(cleaned_name) > 100:
+        raise Invalid("key name must be 1–100 characters", field="name")
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+        raise Invalid(f"expiry must be 1–{MAX_EXPIRY_DAYS} days", field="expires_in_days")
+    parsed = key_format.generate(env)
+    row = ApiKey(
+        id=new_api_key_id(),
+        org_id=principal.org_id,
+        user_id=principal.user_id,
+        name=cleaned_name,
+        key_id=parsed.key_id,
+        secret_hash=key_format.secret_hash(parsed.full),
+        display=key_format.display(parsed),
+        scopes=clean_scopes,
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(row)
+    await session.flush()
+    audit_service.record(
+        session,
+        principal=principal,
+        action="api_key.created",
+        target_type="api_key",
+        target_id=row.id,
+        data={"name": cleaned_name, "scopes": clean_scopes},
+    )
+    return row, parsed.full
+
+
+async def authenticate_key(session: AsyncSession, *, token: str, now: datetime) -> Principal:
+    """The principal behind an API key, or Unauthenticated (malformed, unknown, revoked, expired)."""
+    parsed = key_format.parse(token)
+    if parsed is None:
+        raise Unauthenticated("malformed API key")
+    row = (
+        await session.execute(select(ApiKey).where(ApiKey.key_id == parsed.key_id))
+    ).scalar_one_or_none()
+    if row is None or not secrets.compare_digest(row.secret_hash, key_format.secret_hash(token)):
+        raise Unauthenticated("unknown API key")
+    if row.revoked_at is not None:
+        raise Unauthenticated("this API key was revoked")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthenticated("this API key has expired")
+    try:
+        principal = await orgs_service.principal_for(
+            session,
+            user_id=UserId(row.user_id),
+            org_id=row.org_id,
+            api_key_id=row.id,
+            scopes=frozenset(row.scopes),
+        )
+    except NotFound as exc:
+        raise Unauthenticated("the owner of this API key left the organisation") from exc
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now  # throttled: one write a minute per key at most
+    return principal
+
+
+def _visible(principal: Principal) -> bool:
+    return principal.role in ("owner", "admin")
+
+
+async def list_keys(session: AsyncSession, *, principal: Principal) -> list[ApiKey]:
+    """Keys of the org (owners/admins) or the caller's own keys (others)."""
+    require(principal, "keys:read")
+    stmt = select(ApiKey).where(ApiKey.org_id == principal.org_id)
+    if not _visible(principal):
+        stmt = stmt.where(ApiKey.user_id == principal.user_id)
+    return list((await session.execute(stmt.order_by(ApiKey.created_at.desc()))).scalars())
+
+
+async def get_key(session: AsyncSession, *, principal: Principal, key_id: str) -> ApiKey:
+    """One key the principal may see."""
+    require(principal, "keys:read")
+    row = await session.get(ApiKey, key_id)
+    if row is None or row.org_id != principal.org_id:
+        raise NotFound("API key not found")
+    if not _visible(principal) and row.user_id != principal.user_id:
+        raise NotFound("API key not found")
+    return row
+
+
+async def revoke_key(
+    session: AsyncSession, *, principal: Principal, key_id: str, now: datetime
+) -> ApiKey:
+    """Revoke a key (idempotent)."""
+    require(principal, "keys:write")
+    row = await get_key(session, principal=principal, key_id=key_id)
+    if row.revoked_at is None:
+        row.revoked_at = now
+        await session.flush()
+        audit_service.record(
+            session,
+            principal=principal,
+            action="api_key.revoked",
+            target_type="api_key",
+            target_id=row.id,
+        )
+    return row

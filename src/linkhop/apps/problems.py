@@ -1,0 +1,90 @@
+"""The ONE place that maps errors to HTTP: RFC 9457 problem details (application/problem+json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from linkhop.errors import LinkhopError, RateLimited, Unauthenticated
+
+PROBLEM_TYPE = "urn:linkhop:problem:"
+log = structlog.get_logger()
+
+
+def problem(
+    status: int, *, title: str, detail: str, code: str, request: Request | None = None,
+    headers: dict[str, str] | None = None, **extra: Any,
+) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=headers,
+                        media_type="application/problem+json")
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LinkhopError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    return problem(exc.status, title=exc.title, detail=exc.detail, code=exc.code,
+                   request=request, headers=headers or None, field=exc.field, errors=errors)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    raw = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in raw):
+        return problem(400, title="Malformed JSON", code="malformed_json", request=request,
+                       detail="the request body is not valid JSON")
+    errors = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
+              for e in raw]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, title="Invalid input", code="validation_failed", request=request,
+                   detail=detail, errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+    return problem(exc.status_code, title=str(exc.detail), detail=str(exc.detail),
+                   code=codes.get(exc.status_code, "http_error"), request=request,
+                   headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem(500, title="Internal error", code="internal_error", request=request,
+                   detail="something went wrong on our side; the request id helps support")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(LinkhopError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,106 @@
+"""The click worker composition: spool → enrich → ClickHouse + per-link counters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Mapping, Sequence
+
+import structlog
+
+from linkhop.apps.analytics_store import AnalyticsStore, open_analytics
+from linkhop.apps.bootstrap import build_runtime, prepare_database
+from linkhop.db.engine import unit_of_work
+from linkhop.ingest.enrich import CLICK_COLUMNS, EnrichedClick
+from linkhop.ingest.geo import GeoReader
+from linkhop.ingest.service import LinkCount
+from linkhop.ingest.tasks import run_worker
+from linkhop.links import service as links_service
+from linkhop.logging import configure_logging
+from linkhop.metrics import QUEUE_LAG
+from linkhop.queue.local import SpoolConsumer
+from linkhop.runtime import Runtime
+from linkhop.settings import Settings
+
+log = structlog.get_logger("linkhop.worker")
+
+
+class StoreClickSink:
+    """Inserts enriched clicks through the locked ClickHouse wrapper, deduplicating on token."""
+
+    def __init__(self, store: AnalyticsStore) -> None:
+        self.store = store
+
+    async def insert_clicks(self, rows: Sequence[EnrichedClick], token: str) -> None:
+        """One idempotent block insert."""
+        await self.store.ch.ainsert(f"{self.store.database}.clicks", rows, CLICK_COLUMNS,
+                                    dedup_token=token)
+
+
+class SqlCounterSink:
+    """Adds click counts to ``links.clicks`` once per batch token, in its own transaction."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def apply(self, *, token: str, counts: Mapping[str, LinkCount]) -> None:
+        """Apply unless the token was seen (the token row commits with the counters)."""
+        async with unit_of_work(self.runtime.sessionmaker) as session:
+            await links_service.apply_click_counts(
+                session, token=token, counts={k: (v.clicks, v.last_ts) for k, v in counts.items()}
+            )
+
+
+async def report_lag(consumer: SpoolConsumer, stop: asyncio.Event) -> None:
+    """Keep the queue-lag gauge current."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            QUEUE_LAG.set(await consumer.lag())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 2.0)
+
+
+async def run_ingestion(
+    *, runtime: Runtime, store: AnalyticsStore, stop: asyncio.Event
+) -> None:
+    """Run the ingestion loop until ``stop``, then drain within the shutdown grace."""
+    settings = runtime.settings
+    consumer = SpoolConsumer(settings.resolved_spool_dir)
+    geo = GeoReader(settings.geoip_db) if settings.geoip_db else None
+    lag_task = asyncio.create_task(report_lag(consumer, stop))
+    try:
+        await run_worker(
+            stop=stop, interval=settings.ingest_interval_seconds, consumer=consumer,
+            sink=StoreClickSink(store), counters=SqlCounterSink(runtime), geo=geo,
+            store_ip=settings.store_ip, max_items=settings.ingest_batch_size,
+            drain_seconds=settings.shutdown_grace_seconds,
+        )
+    finally:
+        await lag_task
+        await consumer.close()
+        if geo is not None:
+            geo.close()
+
+
+def run_worker_process(settings: Settings) -> None:
+    """``linkhop worker``: ingest clicks until SIGTERM/SIGINT."""
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+
+    async def main() -> None:
+        runtime = build_runtime(settings)
+        await prepare_database(runtime, apply_migrations=settings.auto_migrate)
+        store = await open_analytics(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker_started", spool=str(settings.resolved_spool_dir))
+        try:
+            await run_ingestion(runtime=runtime, store=store, stop=stop)
+        finally:
+            store.close()
+            await runtime.engine.dispose()
+            log.info("worker_stopped")
+
+    asyncio.run(main())

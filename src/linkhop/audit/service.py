@@ -1,0 +1,34 @@
+"""Writing the audit trail. Called inside the caller's transaction, never committing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from linkhop.audit.models import AuditEvent
+from linkhop.principal import Principal
+
+
+def record(
+    session: AsyncSession,
+    *,
+    principal: Principal | None,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    org_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Add one audit event to the current transaction (it commits or rolls back with the change)."""
+    session.add(
+        AuditEvent(
+            org_id=org_id if org_id is not None else (principal.org_id if principal else None),
+            actor_type=principal.actor_type if principal else "system",
+            actor_id=principal.actor_id if principal else None,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            data=data or {},
+        )
+    )

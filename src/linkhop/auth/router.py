@@ -1,0 +1,71 @@
+"""HTTP routes for signing in and out with email and password (sessions for the dashboard)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from linkhop.auth import service as auth_service
+from linkhop.auth.csrf import csrf_token
+from linkhop.ratelimit import FailureWindow
+from linkhop.auth.schemas import LoginIn, LoginOut
+from linkhop.deps import SESSION_COOKIE, NowDep, RuntimeDep, SessionDep, session_cookie
+from linkhop.errors import RateLimited, Unauthenticated
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+login_failures = FailureWindow(limit=10, window=900.0)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/login", response_model=LoginOut, summary="Sign in")
+async def login(
+    body: LoginIn, request: Request, response: Response, session: SessionDep,
+    runtime: RuntimeDep, now: NowDep,
+) -> LoginOut:
+    """Start a session (HttpOnly cookie). Ten failures in 15 minutes lock the email and address."""
+    keys = [f"email:{body.email.strip().lower()}", f"ip:{_client(request)}"]
+    wait = login_failures.retry_after(keys, time.monotonic())
+    if wait:
+        raise RateLimited(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
+    try:
+        user = await auth_service.authenticate(session, email=body.email, password=body.password)
+    except Unauthenticated:
+        login_failures.fail(keys, time.monotonic())
+        raise
+    login_failures.reset(keys)
+    ttl = timedelta(hours=runtime.settings.session_ttl_hours)
+    row, token = await auth_service.create_session(
+        session, user=user, now=now, ttl=ttl, user_agent=request.headers.get("user-agent")
+    )
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="lax",
+        secure=runtime.settings.secure_cookies, path="/",
+    )
+    return LoginOut(
+        user_id=user.id, csrf_token=csrf_token(secret=runtime.secret_key, session_id=row.id),
+        expires_at=row.expires_at,
+    )
+
+
+@router.post("/logout", status_code=204, summary="Sign out")
+async def logout(
+    response: Response, session: SessionDep, now: NowDep,
+    cookie: Annotated[str | None, Depends(session_cookie)],
+) -> Response:
+    """End the current session (idempotent)."""
+    if cookie:
+        try:
+            row, _ = await auth_service.resolve_session(session, token=cookie, now=now)
+        except Unauthenticated:
+            row = None
+        if row is not None:
+            await auth_service.revoke_session(session, session_id=row.id, now=now)
+    out = Response(status_code=204)
+    out.delete_cookie(SESSION_COOKIE, path="/")
+    return out

@@ -1,0 +1,158 @@
+"""Users, password sign-in and server-side sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from linkhop.auth.models import User, UserSession
+from linkhop.auth.passwords import DUMMY_HASH, hash_password, validate_password, verify_password
+from linkhop.errors import Conflict, Invalid, NotFound, Unauthenticated
+from linkhop.ids import UserId, new_id, new_user_id
+
+
+def normalize_email(email: str) -> str:
+    """The stored form of an email address (syntax-checked, lower-cased)."""
+    try:
+        info = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise Invalid(f"not a valid email address: {exc}", field="email") from exc
+    return info.normalized.lower()
+
+
+async def get_user_by_email(session: AsyncSession, *, email: str) -> User | None:
+    """The user with this email, if any."""
+    stmt = select(User).where(User.email == normalize_email(email))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_user(session: AsyncSession, *, user_id: str) -> User:
+    """The user with this id."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def users_by_ids(session: AsyncSession, *, user_ids: Sequence[str]) -> dict[str, User]:
+    """Users keyed by id."""
+    if not user_ids:
+        return {}
+    rows = (await session.execute(select(User).where(User.id.in_(user_ids)))).scalars()
+    return {u.id: u for u in rows}
+
+
+async def count_users(session: AsyncSession) -> int:
+    """How many users exist (the dashboard offers first-run setup at zero)."""
+    return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+
+
+async def create_user(
+    session: AsyncSession, *, email: str, password: str, name: str | None = None
+) -> User:
+    """Create a user with an Argon2id password hash."""
+    normalized = normalize_email(email)
+    validate_password(password)
+    if await get_user_by_email(session, email=normalized) is not None:
+        raise Conflict(f"a user with email {normalized} already exists", field="email")
+    user = User(
+        id=new_user_id(),
+        email=normalized,
+        name=name,
+        password_hash=hash_password(password),
+        is_active=True,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def set_password(session: AsyncSession, *, user: User, password: str) -> None:
+    """Replace a user's password."""
+    validate_password(password)
+    user.password_hash = hash_password(password)
+    await session.flush()
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
+    """The user whose email and password match, else Unauthenticated (same message either way)."""
+    try:
+        user = await get_user_by_email(session, email=email)
+    except Invalid:
+        user = None
+    if user is None or not user.is_active or user.password_hash is None:
+        verify_password(DUMMY_HASH, password)
+        raise Unauthenticated("wrong email or password")
+    if not verify_password(user.password_hash, password):
+        raise Unauthenticated("wrong email or password")
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_session(
+    session: AsyncSession, *, user: User, now: datetime, ttl: timedelta, user_agent: str | None
+) -> tuple[UserSession, str]:
+    """Start a dashboard session; returns the row and the cookie token (only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    row = UserSession(
+        id=new_id("sess"),
+        user_id=user.id,
+        token_hash=_token_hash(token),
+        created_at=now,
+        expires_at=now + ttl,
+        last_seen_at=now,
+        user_agent=(user_agent or "")[:500] or None,
+    )
+    session.add(row)
+    await session.flush()
+    return row, token
+
+
+async def resolve_session(
+    session: AsyncSession, *, token: str, now: datetime
+) -> tuple[UserSession, User]:
+    """The live session and user behind a cookie token, else Unauthenticated."""
+    row = (
+        await session.execute(
+            select(UserSession).where(UserSession.token_hash == _token_hash(token))
+        )
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthenticated("session expired or signed out; sign in again")
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("session expired or signed out; sign in again")
+    if row.last_seen_at is None or now - row.last_seen_at > timedelta(minutes=5):
+        row.last_seen_at = now  # throttled so reads don't write on every request
+    return row, user
+
+
+async def revoke_session(session: AsyncSession, *, session_id: str, now: datetime) -> None:
+    """Sign one session out."""
+    await session.execute(
+        update(UserSession)
+        .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_other_sessions(
+    session: AsyncSession, *, user_id: UserId, keep_session_id: str | None, now: datetime
+) -> int:
+    """Sign a user out everywhere except ``keep_session_id``; returns how many were revoked."""
+    stmt = update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if keep_session_id is not None:
+        stmt = stmt.where(UserSession.id != keep_session_id)
+    result = await session.execute(stmt.values(revoked_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,1 @@
+"""Generic caches (no domain imports): the in-process TTL/LRU and single-flight loading."""

@@ -1,0 +1,1 @@
+"""The transactional store: engine and session factories, unit of work, migrations."""

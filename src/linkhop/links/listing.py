@@ -1,0 +1,108 @@
+"""Listing links: filters, sorting and keyset (cursor) pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from linkhop.errors import Invalid
+from linkhop.links.models import Link
+from linkhop.principal import Principal, require
+from linkhop.tags import service as tags_service
+
+MAX_PAGE = 100
+_SORT_COLUMNS: dict[str, Any] = {
+    "created_at": Link.created_at,
+    "clicks": Link.clicks,
+    "key": Link.key,
+}
+
+
+def encode_cursor(sort: str, value: object, link_id: str) -> str:
+    """An opaque cursor: the sort key and id of the last row of a page."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = orjson.dumps([sort, value, link_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[object, str]:
+    """The (sort value, id) inside a cursor made for the same sort, else Invalid."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        made_for, value, link_id = orjson.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise Invalid("malformed cursor", field="cursor") from exc
+    if made_for != sort or not isinstance(link_id, str):
+        raise Invalid("this cursor belongs to another sort order", field="cursor")
+    if sort.lstrip("-") == "created_at":
+        try:
+            value = datetime.fromisoformat(str(value))
+        except ValueError as exc:
+            raise Invalid("malformed cursor", field="cursor") from exc
+    return value, link_id
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_links(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    q: str | None = None,
+    tag: str | None = None,
+    domain: str | None = None,
+    archived: bool | None = False,
+    sort: str = "-created_at",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Link], str | None]:
+    """A page of the org's links and the next cursor (None on the last page)."""
+    require(principal, "links:read")
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be 1–{MAX_PAGE}", field="limit")
+    column_name = sort.lstrip("-")
+    if column_name not in _SORT_COLUMNS:
+        raise Invalid(f"unknown sort '{sort}'", field="sort")
+    descending = sort.startswith("-")
+    column = _SORT_COLUMNS[column_name]
+    stmt: Select[tuple[Link]] = select(Link).where(Link.org_id == principal.org_id)
+    if archived is not None:
+        stmt = stmt.where(Link.archived.is_(archived))
+    if domain:
+        stmt = stmt.where(Link.domain == domain.strip().lower())
+    if q:
+        pattern = f"%{_escape_like(q.strip().lower())}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Link.key).like(pattern, escape="\\"),
+                func.lower(Link.url).like(pattern, escape="\\"),
+                func.lower(func.coalesce(Link.title, "")).like(pattern, escape="\\"),
+            )
+        )
+    if tag:
+        found = await tags_service.find_by_name(session, principal=principal, name=tag)
+        if found is None:
+            return [], None
+        stmt = stmt.where(Link.id.in_(tags_service.link_ids_with_tag(found.id)))
+    if cursor:
+        value, last_id = decode_cursor(cursor, sort)
+        if descending:
+            stmt = stmt.where(or_(column < value, and_(column == value, Link.id < last_id)))
+        else:
+            stmt = stmt.where(or_(column > value, and_(column == value, Link.id > last_id)))
+    order = (column.desc(), Link.id.desc()) if descending else (column.asc(), Link.id.asc())
+    rows = list((await session.execute(stmt.order_by(*order).limit(limit + 1))).scalars())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor(sort, getattr(last, column_name), last.id)

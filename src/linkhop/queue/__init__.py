@@ -1,0 +1,1 @@
+"""The click queue: protocol plus implementations (local spool, later Redis Streams)."""

@@ -1,0 +1,223 @@
+"""The numbered ClickHouse migrations, applied and reversed on a real chDB engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from linkhop.clickhouse.client import ClickHouse
+from linkhop.clickhouse.runner import (
+    Migration,
+    MigrationError,
+    Step,
+    current_version,
+    load_migrations,
+    migrate,
+    plan,
+    render,
+)
+from linkhop.clickhouse.tables import CLICK_COLUMNS
+
+DB = "lh_test"
+LATEST = len(load_migrations())
+
+
+def tables(ch: ClickHouse) -> set[str]:
+    rows = ch.query("SELECT name FROM system.tables WHERE database = {db:String}", {"db": DB})
+    return {row[0] for row in rows}
+
+
+def log(ch: ClickHouse) -> list[tuple[int, int, str, str]]:
+    return [
+        (int(seq), int(version), str(name), str(direction))
+        for seq, version, name, direction in ch.query(
+            f"SELECT seq, version, name, direction FROM {DB}.schema_migrations ORDER BY seq"
+        )
+    ]
+
+
+def test_the_packaged_migrations_number_one_to_n() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, LATEST + 1))
+    assert [m.name for m in migrations][:2] == ["clicks", "clicks_hourly"]
+    assert all(m.down for m in migrations), "every migration needs a DOWN"
+
+
+def test_up_down_up_and_the_log(ch: ClickHouse) -> None:
+    assert current_version(ch, DB) == 0  # the database does not even exist yet
+
+    steps = migrate(ch, DB)
+    assert steps == [Step(1, "clicks", "up"), Step(2, "clicks_hourly", "up")]
+    assert current_version(ch, DB) == LATEST
+    assert tables(ch) == {"schema_migrations", "clicks", "clicks_hourly", "clicks_hourly_mv"}
+
+    assert migrate(ch, DB) == []  # idempotent: nothing left to do, nothing recorded
+    assert len(log(ch)) == 2
+
+    assert migrate(ch, DB, target=0) == [
+        Step(2, "clicks_hourly", "down"),
+        Step(1, "clicks", "down"),
+    ]
+    assert current_version(ch, DB) == 0
+    assert tables(ch) == {"schema_migrations"}
+
+    migrate(ch, DB)
+    assert current_version(ch, DB) == LATEST
+    assert log(ch) == [
+        (1, 1, "clicks", "up"),
+        (2, 2, "clicks_hourly", "up"),
+        (3, 2, "clicks_hourly", "down"),
+        (4, 1, "clicks", "down"),
+        (5, 1, "clicks", "up"),
+        (6, 2, "clicks_hourly", "up"),
+    ]
+
+
+def test_every_migration_reverses_to_the_previous_schema(ch: ClickHouse) -> None:
+    migrate(ch, DB, target=0)
+    for migration in load_migrations():
+        before = tables(ch)
+        migrate(ch, DB, target=migration.version)
+        assert tables(ch) != before, f"{migration.version:04d} changed nothing"
+        migrate(ch, DB, target=migration.version - 1)
+        assert tables(ch) == before, f"{migration.version:04d} DOWN did not undo UP"
+        migrate(ch, DB, target=migration.version)
+
+
+def test_a_step_down_to_one_keeps_the_raw_table(ch: ClickHouse) -> None:
+    migrate(ch, DB)
+    assert migrate(ch, DB, target=1) == [Step(2, "clicks_hourly", "down")]
+    assert tables(ch) == {"schema_migrations", "clicks"}
+
+
+def test_an_interrupted_migration_can_be_run_again(ch: ClickHouse) -> None:
+    # The DDL ran but the step was never recorded (crash between the two): re-running is safe.
+    ch.command(render("CREATE DATABASE IF NOT EXISTS $db", DB))
+    for statement in load_migrations()[0].up:
+        ch.command(render(statement, DB))
+    assert current_version(ch, DB) == 0
+    migrate(ch, DB)
+    assert current_version(ch, DB) == LATEST
+
+
+def test_clicks_columns_are_exactly_the_contract(ch: ClickHouse) -> None:
+    migrate(ch, DB)
+    rows = ch.query(
+        "SELECT name, type FROM system.columns WHERE database = {db:String} "
+        "AND table = 'clicks' ORDER BY position",
+        {"db": DB},
+    )
+    assert tuple(name for name, _ in rows) == CLICK_COLUMNS
+    assert rows == [
+        ("click_id", "UUID"),
+        ("ts", "DateTime64(3, 'UTC')"),
+        ("org_id", "String"),
+        ("link_id", "String"),
+        ("domain", "LowCardinality(String)"),
+        ("key", "String"),
+        ("url", "String"),
+        ("trigger", "LowCardinality(String)"),
+        ("ip", "String"),
+        ("country", "LowCardinality(String)"),
+        ("region", "String"),
+        ("city", "String"),
+        ("continent", "LowCardinality(String)"),
+        ("device", "LowCardinality(String)"),
+        ("browser", "LowCardinality(String)"),
+        ("browser_version", "String"),
+        ("os", "LowCardinality(String)"),
+        ("os_version", "String"),
+        ("ua", "String"),
+        ("bot", "UInt8"),
+        ("bot_reason", "LowCardinality(String)"),
+        ("referrer", "String"),
+        ("referrer_domain", "String"),
+        ("utm_source", "String"),
+        ("utm_medium", "String"),
+        ("utm_campaign", "String"),
+        ("utm_term", "String"),
+        ("utm_content", "String"),
+        ("visitor_id", "UInt64"),
+    ]
+
+
+def test_engines_keys_and_dedup_windows(ch: ClickHouse) -> None:
+    migrate(ch, DB)
+    rows = ch.query(
+        "SELECT name, engine, partition_key, sorting_key, "
+        "match(create_table_query, 'non_replicated_deduplication_window = 1000') "
+        "FROM system.tables WHERE database = {db:String} AND name LIKE 'clicks%' ORDER BY name",
+        {"db": DB},
+    )
+    assert rows == [
+        ("clicks", "ReplacingMergeTree", "toYYYYMM(ts)", "org_id, link_id, ts, click_id", True),
+        ("clicks_hourly", "AggregatingMergeTree", "toYYYYMM(hour)", "org_id, link_id, hour, bot", True),
+        ("clicks_hourly_mv", "MaterializedView", "", "", False),
+    ]
+
+
+def test_unknown_versions_in_the_database_are_refused(ch: ClickHouse) -> None:
+    migrate(ch, DB)
+    ch.command(
+        f"INSERT INTO {DB}.schema_migrations (seq, version, name, direction) "
+        "VALUES (3, 4, 'from_the_future', 'up')"
+    )
+    with pytest.raises(MigrationError, match=r"\[1, 2, 4\]"):
+        migrate(ch, DB)
+
+
+@pytest.mark.parametrize("target", [-1, LATEST + 1])
+def test_targets_outside_the_known_range_are_refused(ch: ClickHouse, target: int) -> None:
+    with pytest.raises(MigrationError, match="outside"):
+        migrate(ch, DB, target=target)
+
+
+def test_the_database_name_must_be_an_identifier(ch: ClickHouse) -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        migrate(ch, "lh; DROP DATABASE system")
+
+
+def _write(directory: Path, name: str, body: str) -> None:
+    (directory / name).write_text(body)
+
+
+def test_a_gap_on_disk_is_a_clear_error(tmp_path: Path) -> None:
+    _write(tmp_path, "0001_a.py", "UP = ['SELECT 1']\nDOWN = []\n")
+    _write(tmp_path, "0003_c.py", "UP = ['SELECT 1']\nDOWN = []\n")
+    with pytest.raises(MigrationError, match="migration 0002 is missing"):
+        load_migrations(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "message"),
+    [
+        ("1_short.py", "UP = []\nDOWN = []\n", "NNNN_slug"),
+        ("0001_a.py", "UP = 'SELECT 1'\nDOWN = []\n", "UP must be a list"),
+        ("0001_a.py", "UP = []\nDOWN = []\n", "UP is empty"),
+        ("0001_a.py", "UP = ['SELECT 1']\n", "DOWN must be a list"),
+    ],
+)
+def test_malformed_migration_files_are_refused(
+    tmp_path: Path, name: str, body: str, message: str
+) -> None:
+    _write(tmp_path, name, body)
+    with pytest.raises(MigrationError, match=message):
+        load_migrations(tmp_path)
+
+
+def test_plan_is_pure_and_walks_both_ways() -> None:
+    migrations = [Migration(v, f"m{v}", ("SELECT 1",), ()) for v in (1, 2, 3)]
+    assert plan(migrations, [1], 3) == [Step(2, "m2", "up"), Step(3, "m3", "up")]
+    assert plan(migrations, [1, 2, 3], 1) == [Step(3, "m3", "down"), Step(2, "m2", "down")]
+    assert plan(migrations, [1, 2], 2) == []
+    with pytest.raises(MigrationError, match="not 1..N"):
+        plan(migrations, [1, 3], 3)
+    with pytest.raises(MigrationError, match="newer"):
+        plan(migrations[:1], [1, 2], 1)
+
+
+def test_render_refuses_other_placeholders() -> None:
+    assert render("DROP TABLE $db.t", "x") == "DROP TABLE `x`.t"
+    with pytest.raises(KeyError):
+        render("SELECT $other", "x")
