@@ -47,3 +47,26 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
+
+
+def pick_client_ip(peer: str, forwarded_for: str, trusted_hops: int) -> str:
+    """The visitor's address: the socket peer, or — behind ``trusted_hops`` proxies that each
+    append to X-Forwarded-For — the entry those proxies vouch for. Entries further left are
+    client-supplied and could be forged, so they are never used."""
+    if trusted_hops and forwarded_for:
+        parts = [p.strip() for p in forwarded_for.split(",") if p.strip()]
+        if len(parts) >= trusted_hops:
+            return parts[-trusted_hops]
+    return peer
+
+
+def client_ip(scope: Scope, trusted_hops: int) -> str:
+    """``pick_client_ip`` for an ASGI scope."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else ""
+    if not trusted_hops:
+        return peer
+    forwarded = ", ".join(
+        v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"
+    )
+    return pick_client_ip(peer, forwarded, trusted_hops)

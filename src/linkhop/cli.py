@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.table import Table
 
 from linkhop.errors import LinkhopError
+from linkhop.logging import configure_logging
 from linkhop.settings import Settings
 
-app = typer.Typer(help="linkhop: short links, fast redirects, click analytics.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="linkhop: short links, fast redirects, click analytics.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 links_app = typer.Typer(help="Manage links.", no_args_is_help=True)
@@ -32,6 +37,9 @@ def load_settings() -> Settings:
     """Settings from the environment, or a readable error and exit code 2."""
     try:
         return Settings()
+    except SettingsError as exc:  # a value the environment parser cannot read (e.g. bad JSON)
+        err.print(f"[red]configuration error[/red] {exc}")
+        raise typer.Exit(2) from exc
     except ValidationError as exc:
         for e in exc.errors():
             name = "LINKHOP_" + "_".join(str(p) for p in e["loc"]).upper()
@@ -39,9 +47,11 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def run_admin(fn: Callable[[Settings], Awaitable[T]]) -> T:
+def run_admin(fn: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     """Run an admin coroutine; domain errors become one readable line and exit code 1."""
     settings = load_settings()
+    # Admin output on stdout stays clean for scripts (`KEY=$(linkhop keys create … | tail -1)`).
+    configure_logging(level="warning", fmt="console")
     try:
         return asyncio.run(fn(settings))
     except LinkhopError as exc:
@@ -96,7 +106,7 @@ def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision; `base` empties.")] = "head",
     down: Annotated[bool, typer.Option("--down", help="Migrate backwards to REVISION.")] = False,
 ) -> None:
-    """Apply (or reverse) the database and ClickHouse migrations."""
+    """Apply the database and ClickHouse migrations (with --down: reverse the database's)."""
     from linkhop.apps.admin import migrate_all  # noqa: PLC0415
 
     run_admin(lambda s: migrate_all(s, revision=revision, down=down))
@@ -114,10 +124,15 @@ def _with_bind(settings: Settings, host: str | None, port: int | None) -> Settin
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="Sign-in email.")],
-    password: Annotated[str, typer.Option(help="At least 10 characters.", prompt=True,
-                                          hide_input=True, confirmation_prompt=True)],
-    org: Annotated[str | None, typer.Option(help="Org to join; created (you as owner) if new.")]
-    = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            help="At least 10 characters.", prompt=True, hide_input=True, confirmation_prompt=True
+        ),
+    ],
+    org: Annotated[
+        str | None, typer.Option(help="Org to join; created (you as owner) if new.")
+    ] = None,
     role: Annotated[str, typer.Option(help="Role when joining an existing org.")] = "member",
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
 ) -> None:
@@ -143,9 +158,11 @@ def keys_create(
     """Create an API key; the key is printed alone on the last line (shown only once)."""
     from linkhop.apps.admin import create_key  # noqa: PLC0415
 
-    key_id, key = run_admin(lambda s: create_key(
-        s, email=email, org=org, scopes=scopes.split(","), name=name, expires_in_days=expires_in
-    ))
+    key_id, key = run_admin(
+        lambda s: create_key(
+            s, email=email, org=org, scopes=scopes.split(","), name=name, expires_in_days=expires_in
+        )
+    )
     typer.echo(f"created API key {key_id} (store it now: it is not shown again)")
     typer.echo(key)
 
@@ -174,6 +191,10 @@ def links_list(
     from linkhop.apps.admin import list_links  # noqa: PLC0415
 
     rows = run_admin(lambda s: list_links(s, org=org, q=search, limit=limit))
+    if not sys.stdout.isatty():  # piped: one tab-separated line per link, nothing cut short
+        for short_url, url, clicks, created in rows:
+            typer.echo(f"{short_url}\t{url}\t{clicks}\t{created.astimezone(UTC).isoformat()}")
+        return
     table = Table("short link", "destination", "clicks", "created")
     for short_url, url, clicks, created in rows:
         table.add_row(short_url, url, str(clicks), created.astimezone(UTC).strftime("%Y-%m-%d"))
@@ -186,5 +207,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-
+    main()

@@ -31,7 +31,9 @@ CLICKS_MALFORMED = Counter(
     "linkhop_clicks_malformed_total", "Queue entries that were not valid click events."
 )
 INGEST_BATCHES = Counter(
-    "linkhop_ingest_batches_total", "Click batches processed by the worker, by outcome.", ["outcome"]
+    "linkhop_ingest_batches_total",
+    "Click batches processed by the worker, by outcome.",
+    ["outcome"],
 )
 QUEUE_LAG = Gauge("linkhop_queue_lag", "Click events queued but not yet ingested.")
 CACHE_EVENTS = Counter(

@@ -43,9 +43,7 @@ class Runtime:
     policy: LinkPolicy
     secret_key: str
     clickhouse: ClickHouse | None = None
-    invalidation_hooks: list[Callable[[Iterable[Invalidation]], None]] = field(
-        default_factory=list
-    )
+    invalidation_hooks: list[Callable[[Iterable[Invalidation]], None]] = field(default_factory=list)
 
     def invalidate(self, entries: Iterable[Invalidation]) -> None:
         """Tell every cache that these links changed (called after commit)."""

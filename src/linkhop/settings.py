@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["json", "console"]
@@ -83,7 +83,7 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "How many reverse proxies in front of linkhop append to X-Forwarded-For. "
-            "0 means the socket peer address is the client address."
+            "0 ignores the header: the socket peer address is the client address."
         ),
     )
     country_header: str | None = Field(
@@ -161,9 +161,9 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None,
         description=(
-            "Server secret for signing session cookies and CSRF tokens. Default: generated "
-            "once and kept in `<data_dir>/secret_key`. Set it explicitly when several API "
-            "processes serve one site."
+            "Server secret (at least 32 characters) that signs CSRF tokens and the cookies "
+            "that unlock password-protected links. Default: generated once and kept in "
+            "`<data_dir>/secret_key`. Set the same value on every process of one site."
         ),
     )
     session_ttl_hours: int = Field(default=24 * 14, ge=1, description="Dashboard session lifetime.")
@@ -184,7 +184,10 @@ class Settings(BaseSettings):
     )
     auto_migrate: bool = Field(
         default=True,
-        description="Apply database migrations at start-up of `serve` (always on) and `api`.",
+        description=(
+            "Apply pending database migrations when a process or admin command starts. Turn "
+            "off when a deploy step runs `linkhop migrate` before new processes start."
+        ),
     )
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="How long shutdown waits to flush pending clicks."
@@ -206,11 +209,12 @@ class Settings(BaseSettings):
             raise ValueError("key_alphabet may contain only ASCII letters and digits")
         return value
 
-    @model_validator(mode="after")
-    def _fill_defaults(self) -> Settings:
-        if self.secret_key is not None and len(self.secret_key) < 32:
-            raise ValueError("secret_key must be at least 32 characters")
-        return self
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
 
     # --- derived values --------------------------------------------------------------------------
     @property

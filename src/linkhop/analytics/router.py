@@ -56,9 +56,17 @@ async def analytics(
         link_ids = await tags_service.link_ids_for_tag(session, tag_id=found.id) if found else []
     try:
         query = AnalyticsQuery(
-            group_by=group_by, org_id=principal.org_id, link_id=link_id, link_ids=link_ids,
-            domain=domain.strip().lower() if domain else None, interval=interval, start=start,
-            end=end, timezone=timezone, granularity=granularity, include_bots=include_bots,
+            group_by=group_by,
+            org_id=principal.org_id,
+            link_id=link_id,
+            link_ids=link_ids,
+            domain=domain.strip().lower() if domain else None,
+            interval=interval,
+            start=start,
+            end=end,
+            timezone=timezone,
+            granularity=granularity,
+            include_bots=include_bots,
             limit=limit,
         )
     except ValidationError as exc:

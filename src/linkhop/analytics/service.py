@@ -22,7 +22,8 @@ from linkhop.analytics.timeranges import (
 )
 from linkhop.clickhouse.client import ClickHouse
 
-Row = dict[str, str | int]
+# Plain JSON-ready rows; the router may add fields (top_links gets each link's details).
+Row = dict[str, object]
 
 
 async def _timeseries(

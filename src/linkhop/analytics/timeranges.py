@@ -139,7 +139,7 @@ def bucket_starts(
 
 def fill_series(
     starts: list[datetime], counts: list[tuple[int, int]], zone: ZoneInfo
-) -> list[dict[str, str | int]]:
+) -> list[dict[str, object]]:
     """Chart points for every bucket; ``counts`` holds (bucket Unix start, clicks) rows."""
     edges = [int(bucket.timestamp()) for bucket in starts]
     clicks = [0] * len(starts)

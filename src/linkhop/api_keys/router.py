@@ -14,9 +14,15 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 def _out(row: ApiKey) -> ApiKeyOut:
     return ApiKeyOut(
-        id=row.id, name=row.name, display=row.display, scopes=list(row.scopes),
-        user_id=row.user_id, created_at=row.created_at, expires_at=row.expires_at,
-        last_used_at=row.last_used_at, revoked_at=row.revoked_at,
+        id=row.id,
+        name=row.name,
+        display=row.display,
+        scopes=list(row.scopes),
+        user_id=row.user_id,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -28,13 +34,21 @@ async def list_keys(session: SessionDep, principal: PrincipalDep) -> list[ApiKey
 
 @router.post("", status_code=201, response_model=ApiKeyCreated, summary="Create an API key")
 async def create_key(
-    body: ApiKeyCreate, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep,
+    body: ApiKeyCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
     now: NowDep,
 ) -> ApiKeyCreated:
     """Create a key acting for you with the given scopes. The key is in this response only."""
     row, key = await api_keys_service.create_key(
-        session, principal=principal, name=body.name, scopes=body.scopes,
-        expires_in_days=body.expires_in_days, env=runtime.settings.api_key_env, now=now,
+        session,
+        principal=principal,
+        name=body.name,
+        scopes=body.scopes,
+        expires_in_days=body.expires_in_days,
+        env=runtime.settings.api_key_env,
+        now=now,
     )
     return ApiKeyCreated(**_out(row).model_dump(), key=key)
 

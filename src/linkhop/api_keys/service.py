@@ -85,7 +85,7 @@ async def create_key(
 
 
 async def authenticate_key(session: AsyncSession, *, token: str, now: datetime) -> Principal:
-    """The principal behind an API key, or Unauthenticated (malformed, unknown, revoked, expired)."""
+    """The principal behind an API key; Unauthenticated if malformed, unknown, revoked, expired."""
     parsed = key_format.parse(token)
     if parsed is None:
         raise Unauthenticated("malformed API key")

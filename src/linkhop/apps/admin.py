@@ -25,7 +25,7 @@ from linkhop.settings import Settings
 
 async def _runtime(settings: Settings) -> Runtime:
     runtime = build_runtime(settings)
-    await prepare_database(runtime, apply_migrations=True)
+    await prepare_database(runtime, apply_migrations=settings.auto_migrate)
     return runtime
 
 
@@ -49,31 +49,42 @@ async def migrate_all(settings: Settings, *, revision: str, down: bool) -> None:
 
 
 async def create_user(
-    settings: Settings, *, email: str, password: str, org: str | None, role: str,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    org: str | None,
+    role: str,
     name: str | None,
 ) -> tuple[str, str | None, bool]:
     """Create a user; join or create ``org``. Returns (user id, org id, org created)."""
     runtime = await _runtime(settings)
     try:
         async with unit_of_work(runtime.sessionmaker) as session:
-            user = await auth_service.create_user(session, email=email, password=password,
-                                                  name=name)
+            user = await auth_service.create_user(
+                session, email=email, password=password, name=name
+            )
             if org is None:
                 return user.id, None, False
             existing = await orgs_service.get_org_by_name(session, name=org)
             if existing is None:
-                created = await orgs_service.create_org(session, name=org,
-                                                        owner_id=UserId(user.id))
+                created = await orgs_service.create_org(session, name=org, owner_id=UserId(user.id))
                 return user.id, created.id, True
-            await orgs_service.add_member(session, org_id=OrgId(existing.id),
-                                          user_id=UserId(user.id), role=role)
+            await orgs_service.add_member(
+                session, org_id=OrgId(existing.id), user_id=UserId(user.id), role=role
+            )
             return user.id, existing.id, False
     finally:
         await runtime.engine.dispose()
 
 
 async def create_key(
-    settings: Settings, *, email: str, org: str, scopes: list[str], name: str,
+    settings: Settings,
+    *,
+    email: str,
+    org: str,
+    scopes: list[str],
+    name: str,
     expires_in_days: int | None,
 ) -> tuple[str, str]:
     """Create an API key for a user in an org. Returns (record id, key)."""
@@ -93,8 +104,13 @@ async def create_key(
             except NotFound as exc:
                 raise NotFound(f"{email} is not a member of '{org}'") from exc
             row, key = await api_keys_service.create_key(
-                session, principal=principal, name=name, scopes=scopes,
-                expires_in_days=expires_in_days, env=settings.api_key_env, now=datetime.now(UTC),
+                session,
+                principal=principal,
+                name=name,
+                scopes=scopes,
+                expires_in_days=expires_in_days,
+                env=settings.api_key_env,
+                now=datetime.now(UTC),
             )
             return row.id, key
     finally:
@@ -115,10 +131,14 @@ async def _owner_principal(runtime: Runtime, org: str | None) -> Principal:
             found = await orgs_service.get_org_by_name(session, name=org)
         if found is None:
             raise NotFound(f"no organisation named '{org}'")
-        owner = (await session.execute(
-            select(Membership).where(Membership.org_id == found.id, Membership.role == "owner")
-            .order_by(Membership.created_at).limit(1)
-        )).scalar_one()
+        owner = (
+            await session.execute(
+                select(Membership)
+                .where(Membership.org_id == found.id, Membership.role == "owner")
+                .order_by(Membership.created_at)
+                .limit(1)
+            )
+        ).scalar_one()
         return await orgs_service.principal_for(
             session, user_id=UserId(owner.user_id), org_id=found.id
         )
@@ -133,8 +153,11 @@ async def create_link(
         principal = await _owner_principal(runtime, org)
         async with unit_of_work(runtime.sessionmaker) as session:
             link = await links_service.create_link(
-                session, principal=principal, data=LinkCreate(url=url, key=key, title=title),
-                policy=runtime.policy, now=datetime.now(UTC),
+                session,
+                principal=principal,
+                data=LinkCreate(url=url, key=key, title=title),
+                policy=runtime.policy,
+                now=datetime.now(UTC),
             )
             return runtime.short_url(link.domain, link.key)
     finally:
@@ -149,9 +172,11 @@ async def list_links(
     try:
         principal = await _owner_principal(runtime, org)
         async with unit_of_work(runtime.sessionmaker) as session:
-            links, _ = await listing.list_links(session, principal=principal, q=q, limit=limit,
-                                                archived=None)
-            return [(runtime.short_url(x.domain, x.key), x.url, x.clicks, x.created_at)
-                    for x in links]
+            links, _ = await listing.list_links(
+                session, principal=principal, q=q, limit=limit, archived=None
+            )
+            return [
+                (runtime.short_url(x.domain, x.key), x.url, x.clicks, x.created_at) for x in links
+            ]
     finally:
         await runtime.engine.dispose()

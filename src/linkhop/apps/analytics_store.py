@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from linkhop.clickhouse import runner
 from linkhop.clickhouse.client import ClickHouse
+from linkhop.errors import Unavailable
 from linkhop.settings import Settings
 
 
@@ -27,9 +28,22 @@ async def open_analytics(settings: Settings) -> AnalyticsStore:
     """Connect and apply pending ClickHouse migrations."""
 
     def _open() -> AnalyticsStore:
-        ch = ClickHouse.connect(settings.resolved_clickhouse_url)
+        url = settings.resolved_clickhouse_url
+        try:
+            ch = ClickHouse.connect(url)
+        except Exception as exc:
+            if url.startswith("chdb://") and "EmbeddedServer" in str(exc):
+                raise Unavailable(
+                    f"the embedded analytics store {url} is open in another process (chDB "
+                    "allows one process per folder): stop it, or point LINKHOP_CLICKHOUSE_URL "
+                    "at a ClickHouse server"
+                ) from exc
+            raise
         runner.migrate(ch, settings.clickhouse_database)
-        return AnalyticsStore(ch, settings.clickhouse_database,
-                              runner.current_version(ch, settings.clickhouse_database))
+        return AnalyticsStore(
+            ch,
+            settings.clickhouse_database,
+            runner.current_version(ch, settings.clickhouse_database),
+        )
 
     return await asyncio.to_thread(_open)

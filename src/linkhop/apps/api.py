@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from linkhop.analytics.router import router as analytics_router
@@ -43,21 +43,35 @@ def create_api_app(runtime: Runtime) -> FastAPI:
 
     async def body_too_large(request: Request, exc: Exception) -> JSONResponse:
         limit = runtime.settings.max_body_bytes
-        return problems.problem(413, title="Request body too large", code="body_too_large",
-                                detail=f"request bodies are limited to {limit} bytes",
-                                request=request)
+        return problems.problem(
+            413,
+            title="Request body too large",
+            code="body_too_large",
+            detail=f"request bodies are limited to {limit} bytes",
+            request=request,
+        )
 
     app.add_exception_handler(BodyTooLarge, body_too_large)
-    v1 = APIRouter(prefix=API_PREFIX)
-    for router in (analytics_router, links_router, tags_router, orgs_router, api_keys_router, auth_router):
-        v1.include_router(router)
-    app.include_router(v1)
+    # Included straight into the app (not via a nested /api/v1 router) so each route's template,
+    # used as the metrics label, is the full path such as /api/v1/links/{link_id}.
+    for router in (
+        analytics_router,
+        links_router,
+        tags_router,
+        orgs_router,
+        api_keys_router,
+        auth_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/docs", include_in_schema=False)
     async def docs_redirect() -> RedirectResponse:
         return RedirectResponse(f"{API_PREFIX}/docs")
 
     app.add_middleware(
-        ApiMiddleware, app_name="api", max_body=runtime.settings.max_body_bytes
+        ApiMiddleware,
+        app_name="api",
+        max_body=runtime.settings.max_body_bytes,
+        prefix=API_PREFIX,
     )
     return app

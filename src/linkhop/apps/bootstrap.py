@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from linkhop.db import migrate
 from linkhop.db.engine import make_engine, make_sessionmaker
+from linkhop.errors import Unavailable
 from linkhop.runtime import Runtime, link_policy
 from linkhop.settings import Settings
 
@@ -27,10 +28,16 @@ def build_runtime(settings: Settings) -> Runtime:
 
 
 async def prepare_database(runtime: Runtime, *, apply_migrations: bool) -> None:
-    """Apply migrations (when asked) and refuse to run against an out-of-date schema."""
+    """Apply migrations when asked; either way, refuse a database that is behind the code."""
     if apply_migrations:
         await migrate.upgrade(runtime.engine)
         log.info("database_migrated", revision=await migrate.current_revision(runtime.engine))
+    current, head = await migrate.current_revision(runtime.engine), migrate.head_revision()
+    if current != head:
+        raise Unavailable(
+            f"the database is at migration {current or 'none'} but this version needs {head}: "
+            "run `linkhop migrate` (or set LINKHOP_AUTO_MIGRATE=true)"
+        )
 
 
 async def check_database(runtime: Runtime) -> None:

@@ -20,7 +20,7 @@ def request_id_of(scope: Scope) -> str:
     """The caller's X-Request-ID when it is sane, else a new one."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text = str(value.decode("latin-1"))
             if _REQUEST_ID.match(text):
                 return text
     return secrets.token_hex(8)
@@ -29,8 +29,9 @@ def request_id_of(scope: Scope) -> str:
 class ApiMiddleware:
     """Wraps the API app: binds a request id, enforces the body limit, logs and measures."""
 
-    def __init__(self, app: ASGIApp, *, app_name: str, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, *, app_name: str, max_body: int, prefix: str = "") -> None:
         self.app = app
+        self.prefix = prefix
         self.app_name = app_name
         self.max_body = max_body
 
@@ -58,14 +59,33 @@ class ApiMiddleware:
                 return
             await self.app(scope, _limited(receive, self.max_body), send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope, self.prefix)
             elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(self.app_name, template, scope["method"], str(status)).inc()
             HTTP_LATENCY.labels(self.app_name, template).observe(elapsed)
-            log.info("request", method=scope["method"], path=scope["path"], route=template,
-                     status=status, ms=round(elapsed * 1000, 2))
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                route=template,
+                status=status,
+                ms=round(elapsed * 1000, 2),
+            )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def route_template(scope: Scope, prefix: str) -> str:
+    """The matched route's path template (a bounded metrics label), or ``unmatched``.
+
+    FastAPI mounts included routers, so the scope's route holds the router-local template;
+    the mount prefix is put back in front of it.
+    """
+    path = getattr(scope.get("route"), "path", None)
+    if not isinstance(path, str):
+        return "unmatched"
+    if prefix and scope["path"].startswith(prefix + "/") and not path.startswith(prefix):
+        return prefix + path
+    return path
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -97,9 +117,14 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 async def _too_large(send: Send, limit: int, request_id: str) -> None:
-    body = orjson.dumps({
-        "type": "urn:linkhop:problem:body_too_large", "title": "Request body too large",
-        "status": 413, "detail": f"request bodies are limited to {limit} bytes",
-        "code": "body_too_large", "request_id": request_id,
-    })
+    body = orjson.dumps(
+        {
+            "type": "urn:linkhop:problem:body_too_large",
+            "title": "Request body too large",
+            "status": 413,
+            "detail": f"request bodies are limited to {limit} bytes",
+            "code": "body_too_large",
+            "request_id": request_id,
+        }
+    )
     await send_bytes(send, 413, body, b"application/problem+json")

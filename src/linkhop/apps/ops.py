@@ -19,12 +19,12 @@ Check = Callable[[], Awaitable[None]]
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-async def _run_check(check: Check, timeout: float) -> str | None:
+async def _run_check(check: Check, limit_seconds: float) -> str | None:
     try:
-        await asyncio.wait_for(check(), timeout)
+        await asyncio.wait_for(check(), limit_seconds)
     except TimeoutError:
-        return f"timed out after {timeout:g} s"
-    except Exception as exc:  # noqa: BLE001 — any failure means "not ready"; we report it
+        return f"timed out after {limit_seconds:g} s"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"[:300]
     return None
 
@@ -42,16 +42,17 @@ class OpsApp:
         if path == "/healthz":
             await send_bytes(send, 200, b'{"status":"ok"}', b"application/json", head=head)
         elif path == "/metrics":
-            await send_bytes(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode(),
-                             head=head)
+            await send_bytes(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode(), head=head)
         else:
             names = list(self.checks)
             results = await asyncio.gather(
                 *(_run_check(self.checks[n], self.timeout) for n in names)
             )
             failing = {n: r for n, r in zip(names, results, strict=True) if r is not None}
-            body = orjson.dumps({
-                "status": "fail" if failing else "ok",
-                "checks": {n: (failing.get(n) or "ok") for n in names},
-            })
+            body = orjson.dumps(
+                {
+                    "status": "fail" if failing else "ok",
+                    "checks": {n: (failing.get(n) or "ok") for n in names},
+                }
+            )
             await send_bytes(send, 503 if failing else 200, body, b"application/json", head=head)

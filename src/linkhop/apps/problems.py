@@ -17,8 +17,14 @@ log = structlog.get_logger()
 
 
 def problem(
-    status: int, *, title: str, detail: str, code: str, request: Request | None = None,
-    headers: dict[str, str] | None = None, **extra: Any,
+    status: int,
+    *,
+    title: str,
+    detail: str,
+    code: str,
+    request: Request | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     """A problem+json response."""
     body: dict[str, Any] = {
@@ -34,8 +40,9 @@ def problem(
         if request_id:
             body["request_id"] = request_id
     body.update({k: v for k, v in extra.items() if v is not None})
-    return JSONResponse(body, status_code=status, headers=headers,
-                        media_type="application/problem+json")
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -51,35 +58,65 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-    return problem(exc.status, title=exc.title, detail=exc.detail, code=exc.code,
-                   request=request, headers=headers or None, field=exc.field, errors=errors)
+    return problem(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        code=exc.code,
+        request=request,
+        headers=headers or None,
+        field=exc.field,
+        errors=errors,
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     raw = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in raw):
-        return problem(400, title="Malformed JSON", code="malformed_json", request=request,
-                       detail="the request body is not valid JSON")
-    errors = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "")}
-              for e in raw]
+        return problem(
+            400,
+            title="Malformed JSON",
+            code="malformed_json",
+            request=request,
+            detail="the request body is not valid JSON",
+        )
+    errors = [
+        {"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "")} for e in raw
+    ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return problem(422, title="Invalid input", code="validation_failed", request=request,
-                   detail=detail, errors=errors)
+    return problem(
+        422,
+        title="Invalid input",
+        code="validation_failed",
+        request=request,
+        detail=detail,
+        errors=errors,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
-    return problem(exc.status_code, title=str(exc.detail), detail=str(exc.detail),
-                   code=codes.get(exc.status_code, "http_error"), request=request,
-                   headers=getattr(exc, "headers", None))
+    return problem(
+        exc.status_code,
+        title=str(exc.detail),
+        detail=str(exc.detail),
+        code=codes.get(exc.status_code, "http_error"),
+        request=request,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path)
-    return problem(500, title="Internal error", code="internal_error", request=request,
-                   detail="something went wrong on our side; the request id helps support")
+    return problem(
+        500,
+        title="Internal error",
+        code="internal_error",
+        request=request,
+        detail="something went wrong on our side; the request id helps support",
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import structlog
@@ -120,7 +122,7 @@ async def _start(settings: Settings, *, api: bool, redirect: bool, worker: bool)
     runtime = build_runtime(settings)
     process = Process(runtime=runtime)
     process.checks["database"] = lambda: check_database(runtime)
-    await prepare_database(runtime, apply_migrations=settings.auto_migrate or worker)
+    await prepare_database(runtime, apply_migrations=settings.auto_migrate)
     if api or worker:
         store = await open_analytics(settings)
         runtime.clickhouse = store.ch
@@ -136,9 +138,11 @@ async def _start(settings: Settings, *, api: bool, redirect: bool, worker: bool)
         from linkhop.apps.worker import run_ingestion  # noqa: PLC0415 — not in redirect-only
 
         assert process.store is not None
-        process.background.append(asyncio.create_task(
-            run_ingestion(runtime=runtime, store=process.store, stop=process.stop)
-        ))
+        process.background.append(
+            asyncio.create_task(
+                run_ingestion(runtime=runtime, store=process.store, stop=process.stop)
+            )
+        )
     return process
 
 
@@ -156,10 +160,27 @@ def build_app(process: Process, *, api: bool, redirect: bool) -> ASGIApp:
         redirect_app = RedirectApp(
             settings=runtime.settings,
             sessionmaker=make_sessionmaker(read_only(runtime.engine)),
-            publisher=process.publisher, secret_key=runtime.secret_key,
+            publisher=process.publisher,
+            secret_key=runtime.secret_key,
         )
         runtime.invalidation_hooks.append(redirect_app.invalidate)
     return Dispatcher(ops=OpsApp(process.checks), api=api_app, redirect=redirect_app)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus re-raising the stop signal after its shutdown.
+
+    uvicorn re-sends SIGTERM to the process once it has stopped serving, which would kill us
+    before the worker drains and the spool is sealed. We keep the handler installed until the
+    process has closed everything and exit normally.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, self.handle_exit)
+        yield
 
 
 def _run(settings: Settings, *, api: bool, redirect: bool, worker: bool, name: str) -> None:
@@ -173,14 +194,27 @@ def _run(settings: Settings, *, api: bool, redirect: bool, worker: bool, name: s
             sys.exit(1)
         app = build_app(process, api=api, redirect=redirect)
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, lifespan="on", log_config=None,
-            access_log=False, http="httptools", server_header=False,
+            app,
+            host=settings.host,
+            port=settings.port,
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            http="httptools",
+            server_header=False,
+            # X-Forwarded-For is ours to interpret (LINKHOP_TRUSTED_PROXY_COUNT), not uvicorn's.
+            proxy_headers=False,
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         base = f"http://{settings.host}:{settings.port}"
-        log.info(f"{name}_started", url=base, docs=f"{base}/api/v1/docs" if api else None,
-                 short_domain=settings.default_domain, data_dir=str(settings.data_dir))
+        log.info(
+            f"{name}_started",
+            url=base,
+            docs=f"{base}/api/v1/docs" if api else None,
+            short_domain=settings.default_domain,
+            data_dir=str(settings.data_dir),
+        )
         try:
             await server.serve()
         finally:

@@ -34,8 +34,9 @@ class StoreClickSink:
 
     async def insert_clicks(self, rows: Sequence[EnrichedClick], token: str) -> None:
         """One idempotent block insert."""
-        await self.store.ch.ainsert(f"{self.store.database}.clicks", rows, CLICK_COLUMNS,
-                                    dedup_token=token)
+        await self.store.ch.ainsert(
+            f"{self.store.database}.clicks", rows, CLICK_COLUMNS, dedup_token=token
+        )
 
 
 class SqlCounterSink:
@@ -61,9 +62,7 @@ async def report_lag(consumer: SpoolConsumer, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 2.0)
 
 
-async def run_ingestion(
-    *, runtime: Runtime, store: AnalyticsStore, stop: asyncio.Event
-) -> None:
+async def run_ingestion(*, runtime: Runtime, store: AnalyticsStore, stop: asyncio.Event) -> None:
     """Run the ingestion loop until ``stop``, then drain within the shutdown grace."""
     settings = runtime.settings
     consumer = SpoolConsumer(settings.resolved_spool_dir)
@@ -71,9 +70,14 @@ async def run_ingestion(
     lag_task = asyncio.create_task(report_lag(consumer, stop))
     try:
         await run_worker(
-            stop=stop, interval=settings.ingest_interval_seconds, consumer=consumer,
-            sink=StoreClickSink(store), counters=SqlCounterSink(runtime), geo=geo,
-            store_ip=settings.store_ip, max_items=settings.ingest_batch_size,
+            stop=stop,
+            interval=settings.ingest_interval_seconds,
+            consumer=consumer,
+            sink=StoreClickSink(store),
+            counters=SqlCounterSink(runtime),
+            geo=geo,
+            store_ip=settings.store_ip,
+            max_items=settings.ingest_batch_size,
             drain_seconds=settings.shutdown_grace_seconds,
         )
     finally:

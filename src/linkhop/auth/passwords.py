@@ -3,6 +3,8 @@ low-memory profile."""
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -45,3 +47,14 @@ def verify_password(password_hash: str, password: str) -> bool:
 # Verifying against this when the user does not exist keeps the timing of "no such user" and
 # "wrong password" alike (no account enumeration by latency).
 DUMMY_HASH = _hasher.hash("linkhop-dummy-password")
+
+
+async def hash_password_async(password: str) -> str:
+    """``hash_password`` in a worker thread: Argon2 takes ~0.1–0.5 s of CPU, which must not
+    stall the event loop that also serves redirects in ``linkhop serve``."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(password_hash: str, password: str) -> bool:
+    """``verify_password`` in a worker thread (see ``hash_password_async``)."""
+    return await asyncio.to_thread(verify_password, password_hash, password)

@@ -8,28 +8,36 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from linkhop.asgi import client_ip
 from linkhop.auth import service as auth_service
 from linkhop.auth.csrf import csrf_token
-from linkhop.ratelimit import FailureWindow
 from linkhop.auth.schemas import LoginIn, LoginOut
 from linkhop.deps import SESSION_COOKIE, NowDep, RuntimeDep, SessionDep, session_cookie
 from linkhop.errors import RateLimited, Unauthenticated
+from linkhop.ratelimit import FailureWindow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 login_failures = FailureWindow(limit=10, window=900.0)
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def _client(request: Request, trusted_hops: int) -> str:
+    return client_ip(request.scope, trusted_hops) or "unknown"
 
 
 @router.post("/login", response_model=LoginOut, summary="Sign in")
 async def login(
-    body: LoginIn, request: Request, response: Response, session: SessionDep,
-    runtime: RuntimeDep, now: NowDep,
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
 ) -> LoginOut:
     """Start a session (HttpOnly cookie). Ten failures in 15 minutes lock the email and address."""
-    keys = [f"email:{body.email.strip().lower()}", f"ip:{_client(request)}"]
+    keys = [
+        f"email:{body.email.strip().lower()}",
+        f"ip:{_client(request, runtime.settings.trusted_proxy_count)}",
+    ]
     wait = login_failures.retry_after(keys, time.monotonic())
     if wait:
         raise RateLimited(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
@@ -44,18 +52,26 @@ async def login(
         session, user=user, now=now, ttl=ttl, user_agent=request.headers.get("user-agent")
     )
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="lax",
-        secure=runtime.settings.secure_cookies, path="/",
+        SESSION_COOKIE,
+        token,
+        max_age=int(ttl.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.secure_cookies,
+        path="/",
     )
     return LoginOut(
-        user_id=user.id, csrf_token=csrf_token(secret=runtime.secret_key, session_id=row.id),
+        user_id=user.id,
+        csrf_token=csrf_token(secret=runtime.secret_key, session_id=row.id),
         expires_at=row.expires_at,
     )
 
 
 @router.post("/logout", status_code=204, summary="Sign out")
 async def logout(
-    response: Response, session: SessionDep, now: NowDep,
+    response: Response,
+    session: SessionDep,
+    now: NowDep,
     cookie: Annotated[str | None, Depends(session_cookie)],
 ) -> Response:
     """End the current session (idempotent)."""

@@ -12,7 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.auth.models import User, UserSession
-from linkhop.auth.passwords import DUMMY_HASH, hash_password, validate_password, verify_password
+from linkhop.auth.passwords import (
+    DUMMY_HASH,
+    hash_password_async,
+    validate_password,
+    verify_password_async,
+)
 from linkhop.errors import Conflict, Invalid, NotFound, Unauthenticated
 from linkhop.ids import UserId, new_id, new_user_id
 
@@ -65,7 +70,7 @@ async def create_user(
         id=new_user_id(),
         email=normalized,
         name=name,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_async(password),
         is_active=True,
     )
     session.add(user)
@@ -76,7 +81,7 @@ async def create_user(
 async def set_password(session: AsyncSession, *, user: User, password: str) -> None:
     """Replace a user's password."""
     validate_password(password)
-    user.password_hash = hash_password(password)
+    user.password_hash = await hash_password_async(password)
     await session.flush()
 
 
@@ -87,9 +92,9 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> U
     except Invalid:
         user = None
     if user is None or not user.is_active or user.password_hash is None:
-        verify_password(DUMMY_HASH, password)
+        await verify_password_async(DUMMY_HASH, password)
         raise Unauthenticated("wrong email or password")
-    if not verify_password(user.password_hash, password):
+    if not await verify_password_async(user.password_hash, password):
         raise Unauthenticated("wrong email or password")
     return user
 

@@ -102,7 +102,7 @@ class ClickHouse:
 
     @classmethod
     def connect(cls, dsn: str) -> ClickHouse:
-        """Open the store named by ``dsn`` (see ``make_client``); a refused server is Unavailable."""
+        """Open the store named by ``dsn`` (``make_client``); a refused server is Unavailable."""
         with _unavailable_on_connection_error():
             return cls(make_client(dsn))
 

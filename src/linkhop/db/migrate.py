@@ -46,3 +46,10 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
+def head_revision() -> str | None:
+    """The newest revision this code ships."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 — only used here
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

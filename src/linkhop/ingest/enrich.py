@@ -9,12 +9,13 @@ stored with device ``bot`` and left out of per-link counters.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal, NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
+from linkhop.ingest.addresses import anonymize, parse_ip
 from linkhop.ingest.geo import GeoReader, locate
 from linkhop.ingest.schemas import RawClick
 from linkhop.ingest.useragent import MAX_UA_LENGTH, UaInfo, parse_user_agent
@@ -27,6 +28,7 @@ MAX_REFERRER_LENGTH = 2048
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _EMPTY_UA = UaInfo("bot", "", "", "", "", "empty_ua")
+_BAD_HOST_CHAR = re.compile(r"[\s\\/@]")
 
 
 class EnrichedClick(NamedTuple):
@@ -74,7 +76,7 @@ def referrer_domain(referrer: str) -> str:
         host = urlsplit(referrer.strip()).hostname
     except ValueError:  # e.g. an unbalanced IPv6 bracket
         return ""
-    if not host or any(c.isspace() or c in "\\/@" for c in host):
+    if not host or _BAD_HOST_CHAR.search(host):
         return ""
     host = host.rstrip(".")
     return host.removeprefix("www.")
@@ -84,16 +86,10 @@ def store_ip_value(ip: str, policy: StoreIp) -> str:
     """The address as stored under ``policy``: full, anonymized (IPv4 /24, IPv6 /48) or ''."""
     if policy == "none":
         return ""
-    try:
-        addr = ipaddress.ip_address(ip.strip())
-    except ValueError:
+    addr = parse_ip(ip.strip())
+    if addr is None:
         return ""
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped  # ::ffff:a.b.c.d is an IPv4 client behind a dual-stack socket
-    if policy == "full":
-        return str(addr)
-    prefix = 24 if addr.version == 4 else 48
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
+    return str(addr if policy == "full" else anonymize(addr))
 
 
 def visitor_id(ip: str, ua: str) -> int:

@@ -8,13 +8,13 @@ GeoIP2/GeoLite2 Country and City (``{"country": {"iso_code": …}, "continent": 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from types import TracebackType
 from typing import Any, NamedTuple
 
 import maxminddb
 
+from linkhop.ingest.addresses import is_public, parse_ip
 from linkhop.ingest.continents import CONTINENTS, continent_of, normalize_country
 
 
@@ -119,15 +119,9 @@ def record_to_geo(record: dict[str, Any]) -> GeoInfo:
 
 def public_address(ip: str) -> str | None:
     """``ip`` in canonical form when it is globally routable; None when private, loopback, etc."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        # ::ffff:a.b.c.d is an IPv4 client on a dual-stack socket; look up the IPv4 address,
-        # since not every database aliases the mapped range to its IPv4 tree.
-        addr = addr.ipv4_mapped
-    return str(addr) if addr.is_global else None
+    addr = parse_ip(ip.strip())
+    # Not every database aliases ::ffff:0:0/96 to its IPv4 tree; parse_ip has unwrapped it.
+    return str(addr) if addr is not None and is_public(addr) else None
 
 
 def locate(*, ip: str, header_country: str, geo: GeoReader | None) -> GeoInfo:

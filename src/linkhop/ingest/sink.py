@@ -1,31 +1,22 @@
-"""``ClickSink`` over a clickhouse-connect client (HTTP server or embedded ``chdb://``)."""
+"""``ClickSink`` over the analytics store (``linkhop.clickhouse.client.ClickHouse``)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
-from clickhouse_connect.driver.client import Client
-
+from linkhop.clickhouse.client import ClickHouse, quote_identifier
+from linkhop.clickhouse.tables import CLICKS
 from linkhop.ingest.enrich import CLICK_COLUMNS, EnrichedClick
 
 
 class ClickHouseClickSink:
     """Inserts click rows into ``<database>.clicks`` with the batch token as dedup token."""
 
-    def __init__(self, client: Client, *, database: str, table: str = "clicks") -> None:
-        self._client = client
-        self._database = database
-        self._table = table
+    def __init__(self, store: ClickHouse, *, database: str) -> None:
+        self._store = store
+        self._table = f"{quote_identifier(database)}.{quote_identifier(CLICKS)}"
 
     async def insert_clicks(self, rows: Sequence[EnrichedClick], token: str) -> None:
         """Insert ``rows`` as one block; ClickHouse drops a replay carrying the same ``token``."""
-        # The client is synchronous (chDB has no async client); a thread keeps the loop free.
-        await asyncio.to_thread(
-            self._client.insert,
-            self._table,
-            rows,
-            column_names=CLICK_COLUMNS,
-            database=self._database,
-            settings={"insert_deduplication_token": token},
-        )
+        # ainsert runs the blocking client in a worker thread, behind the store's lock.
+        await self._store.ainsert(self._table, rows, CLICK_COLUMNS, dedup_token=token)

@@ -74,7 +74,7 @@ async def list_links(
         raise Invalid(f"unknown sort '{sort}'", field="sort")
     descending = sort.startswith("-")
     column = _SORT_COLUMNS[column_name]
-    stmt: Select[tuple[Link]] = select(Link).where(Link.org_id == principal.org_id)
+    stmt: Select[Link] = select(Link).where(Link.org_id == principal.org_id)
     if archived is not None:
         stmt = stmt.where(Link.archived.is_(archived))
     if domain:

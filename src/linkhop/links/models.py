@@ -72,4 +72,4 @@ class ClickCounterBatch(Base):
 
     token: Mapped[str] = mapped_column(String(128), primary_key=True)
     clicks: Mapped[int] = mapped_column(Integer)
-    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -26,17 +26,32 @@ async def render_links(
     tags = await tags_service.tags_for_links(session, link_ids=[link.id for link in links])
     return [
         LinkOut(
-            id=link.id, domain=link.domain, key=link.key,
-            short_url=runtime.short_url(link.domain, link.key), url=link.url, title=link.title,
+            id=link.id,
+            domain=link.domain,
+            key=link.key,
+            short_url=runtime.short_url(link.domain, link.key),
+            url=link.url,
+            title=link.title,
             comments=link.comments,
             tags=[TagRef(id=t.id, name=t.name, color=t.color) for t in tags[link.id]],
-            expires_at=link.expires_at, expired_url=link.expired_url, max_clicks=link.max_clicks,
-            password_protected=link.password_hash is not None, archived=link.archived,
-            redirect_status=link.redirect_status, forward_query=link.forward_query,
-            external_id=link.external_id, utm_source=link.utm_source, utm_medium=link.utm_medium,
-            utm_campaign=link.utm_campaign, utm_term=link.utm_term, utm_content=link.utm_content,
-            clicks=link.clicks, last_clicked_at=link.last_clicked_at, created_by=link.created_by,
-            created_at=link.created_at, updated_at=link.updated_at,
+            expires_at=link.expires_at,
+            expired_url=link.expired_url,
+            max_clicks=link.max_clicks,
+            password_protected=link.password_hash is not None,
+            archived=link.archived,
+            redirect_status=link.redirect_status,
+            forward_query=link.forward_query,
+            external_id=link.external_id,
+            utm_source=link.utm_source,
+            utm_medium=link.utm_medium,
+            utm_campaign=link.utm_campaign,
+            utm_term=link.utm_term,
+            utm_content=link.utm_content,
+            clicks=link.clicks,
+            last_clicked_at=link.last_clicked_at,
+            created_by=link.created_by,
+            created_at=link.created_at,
+            updated_at=link.updated_at,
         )
         for link in links
     ]
@@ -44,7 +59,10 @@ async def render_links(
 
 @router.post("", status_code=201, response_model=LinkOut, summary="Create a link")
 async def create_link(
-    body: LinkCreate, session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep,
+    body: LinkCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
     now: NowDep,
 ) -> LinkOut:
     """Shorten a URL. Omit `key` for a random one."""
@@ -59,8 +77,12 @@ async def create_link(
 
 @router.put("/upsert", response_model=LinkOut, summary="Find a link to a URL, or create it")
 async def upsert_link(
-    body: LinkCreate, response: Response, session: SessionDep, principal: PrincipalDep,
-    runtime: RuntimeDep, now: NowDep,
+    body: LinkCreate,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    now: NowDep,
 ) -> LinkOut:
     """Return the org's existing link to `url` on `domain` (200), else create one (201)."""
     existing = None
@@ -89,15 +111,24 @@ async def list_links(
 ) -> LinkPage:
     """A page of links, newest first by default; pass `next_cursor` back as `cursor`."""
     links, next_cursor = await listing.list_links(
-        session, principal=principal, q=q, tag=tag, domain=domain, archived=archived, sort=sort,
-        cursor=cursor, limit=limit,
+        session,
+        principal=principal,
+        q=q,
+        tag=tag,
+        domain=domain,
+        archived=archived,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
     )
     return LinkPage(data=await render_links(session, runtime, links), next_cursor=next_cursor)
 
 
 @router.get("/info", response_model=LinkOut, summary="Find a link by domain and key")
 async def link_info(
-    session: SessionDep, principal: PrincipalDep, runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
     key: Annotated[str, Query(min_length=1, max_length=300)],
     domain: Annotated[str | None, Query(max_length=260)] = None,
 ) -> LinkOut:
@@ -119,8 +150,12 @@ async def get_link(
 
 @router.patch("/{link_id}", response_model=LinkOut, summary="Update a link")
 async def update_link(
-    link_id: str, body: LinkUpdate, session: SessionDep, principal: PrincipalDep,
-    runtime: RuntimeDep, now: NowDep,
+    link_id: str,
+    body: LinkUpdate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    now: NowDep,
 ) -> LinkOut:
     """Change the fields sent; `null` clears an optional field. `archived: true` archives."""
     link, stale = await links_service.update_link(

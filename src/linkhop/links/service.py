@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.audit import service as audit_service
-from linkhop.auth.passwords import hash_password
+from linkhop.auth.passwords import hash_password_async
+from linkhop.db.base import utcnow
 from linkhop.domains import service as domains_service
 from linkhop.errors import Conflict, Invalid, NotFound
 from linkhop.ids import new_link_id
@@ -26,6 +27,7 @@ from linkhop.principal import Principal, require
 from linkhop.tags import service as tags_service
 
 RANDOM_KEY_ATTEMPTS = 8
+LEDGER_KEEP = timedelta(days=7)
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _PLAIN_FIELDS = ("title", "comments", "max_clicks", "external_id", *UTM_FIELDS)
 
@@ -139,7 +141,7 @@ async def create_link(
         expires_at=data.expires_at,
         expired_url=expired_url,
         max_clicks=data.max_clicks,
-        password_hash=hash_password(data.password) if data.password else None,
+        password_hash=await hash_password_async(data.password) if data.password else None,
         archived=bool(data.archived),
         redirect_status=data.redirect_status or 302,
         forward_query=True if data.forward_query is None else data.forward_query,
@@ -270,7 +272,7 @@ async def find_by_url(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def update_link(
+async def update_link(  # noqa: PLR0912 — one branch per optional field of a PATCH
     session: AsyncSession,
     *,
     principal: Principal,
@@ -311,7 +313,7 @@ async def update_link(
     if "expires_at" in sent:
         link.expires_at = data.expires_at
     if "password" in sent:
-        link.password_hash = hash_password(data.password) if data.password else None
+        link.password_hash = await hash_password_async(data.password) if data.password else None
         changes["password"] = "set" if data.password else "removed"
     for name, default in (("archived", False), ("redirect_status", 302), ("forward_query", True)):
         if name in sent:
@@ -385,6 +387,10 @@ async def apply_click_counts(
     The token row and the counter updates commit together, so a replayed batch (worker crash
     between insert and ack) never counts twice.
     """
+    # A replay comes within minutes of the first attempt; a week of tokens is ample.
+    await session.execute(
+        delete(ClickCounterBatch).where(ClickCounterBatch.applied_at < utcnow() - LEDGER_KEEP)
+    )
     try:
         async with session.begin_nested():
             session.add(ClickCounterBatch(token=token, clicks=sum(n for n, _ in counts.values())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.auth import service as auth_service
 from linkhop.auth.csrf import csrf_token
@@ -11,7 +12,6 @@ from linkhop.orgs import service as orgs_service
 from linkhop.orgs.models import Membership
 from linkhop.orgs.schemas import MemberOut, MemberUpdate, MeOut, OrgOut
 from linkhop.principal import PERMISSIONS
-from sqlalchemy.ext.asyncio import AsyncSession
 
 router = APIRouter(tags=["org"])
 
@@ -25,12 +25,16 @@ async def me(
     org = await orgs_service.get_org(session, principal=principal)
     session_id = getattr(request.state, "user_session_id", None)
     return MeOut(
-        user_id=user.id, email=user.email, name=user.name,
-        org=OrgOut(id=org.id, name=org.name, created_at=org.created_at), role=principal.role,
+        user_id=user.id,
+        email=user.email,
+        name=user.name,
+        org=OrgOut(id=org.id, name=org.name, created_at=org.created_at),
+        role=principal.role,
         permissions=[p for p in PERMISSIONS if principal.can(p)],
         api_key_id=principal.api_key_id,
         csrf_token=csrf_token(secret=runtime.secret_key, session_id=session_id)
-        if session_id else None,
+        if session_id
+        else None,
     )
 
 
@@ -44,16 +48,24 @@ async def get_org(session: SessionDep, principal: PrincipalDep) -> OrgOut:
 async def _members_out(session: AsyncSession, members: list[Membership]) -> list[MemberOut]:
     users = await auth_service.users_by_ids(session, user_ids=[m.user_id for m in members])
     return [
-        MemberOut(user_id=m.user_id, email=users[m.user_id].email, name=users[m.user_id].name,
-                  role=m.role, joined_at=m.created_at)
-        for m in members if m.user_id in users
+        MemberOut(
+            user_id=m.user_id,
+            email=users[m.user_id].email,
+            name=users[m.user_id].name,
+            role=m.role,
+            joined_at=m.created_at,
+        )
+        for m in members
+        if m.user_id in users
     ]
 
 
 @router.get("/org/members", response_model=list[MemberOut], summary="List members")
 async def list_members(session: SessionDep, principal: PrincipalDep) -> list[MemberOut]:
     """Everyone in the org with their role."""
-    return await _members_out(session, await orgs_service.list_members(session, principal=principal))
+    return await _members_out(
+        session, await orgs_service.list_members(session, principal=principal)
+    )
 
 
 @router.get("/org/members/{user_id}", response_model=MemberOut, summary="Get a member")

@@ -173,9 +173,9 @@ async def change_role(
     membership = await get_member(session, principal=principal, user_id=user_id)
     if "owner" in (role, membership.role) and principal.role != "owner":
         raise Forbidden("only an owner can grant or remove the owner role")
-    if membership.role == "owner" and role != "owner":
-        if await _owner_count(session, org_id=principal.org_id) <= 1:
-            raise Conflict("an organisation must keep at least one owner", field="role")
+    demoting_owner = membership.role == "owner" and role != "owner"
+    if demoting_owner and await _owner_count(session, org_id=principal.org_id) <= 1:
+        raise Conflict("an organisation must keep at least one owner", field="role")
     old = membership.role
     membership.role = role
     await session.flush()

@@ -21,7 +21,8 @@ Files, for N producers (redirect replicas) and one consumer (the worker) on one 
 
 Durability: ``publish`` makes one unbuffered ``write`` on an ``O_APPEND`` fd, so a record is safe
 from a process ``kill -9`` once it returns. There is no fsync per event: an OS crash or power loss
-can lose the page-cache tail since the last ``flush()`` (which fsyncs). Local filesystems only
+can lose the page-cache tail since the last ``flush()`` (which fsyncs, and seals an idle segment
+so the consumer can delete it: call it periodically, e.g. every second). Local filesystems only
 (``flock`` semantics over NFS vary). Create publishers after any ``fork``: a child inheriting the
 fd shares the lock and would keep a dead parent's segment looking alive.
 """
@@ -338,8 +339,11 @@ class SpoolConsumer:
                 stem, dot, suffix = entry.name.rpartition(".")
                 if f"{dot}{suffix}" in (OPEN, SEALED):
                     stems.add(stem)
-                elif f"{dot}{suffix}" == TMP and entry.stat().st_mtime < stale:
-                    Path(entry.path).unlink(missing_ok=True)
+                elif f"{dot}{suffix}" == TMP:
+                    # A fresh .tmp may be renamed to .open under us: then there is nothing to do.
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.stat().st_mtime < stale:
+                            Path(entry.path).unlink(missing_ok=True)
         # readdir may miss a file renamed during the scan: a cursor is dropped only when the
         # segment is really gone (.open checked first, because renames only go .open -> .seg).
         gone = [s for s in self._state.committed if s not in stems and not self._exists(s)]

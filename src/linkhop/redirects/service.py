@@ -29,11 +29,21 @@ async def load_link(
         return None
     url = links_service.final_destination(link)
     return LinkRecord(
-        id=link.id, org_id=link.org_id, domain=link.domain, key=link.key, url=url,
-        expires_at=link.expires_at, expired_url=link.expired_url, max_clicks=link.max_clicks,
-        clicks=link.clicks, password_hash=link.password_hash, archived=link.archived,
-        redirect_status=link.redirect_status, forward_query=link.forward_query,
-        title=link.title, created_at=link.created_at,
+        id=link.id,
+        org_id=link.org_id,
+        domain=link.domain,
+        key=link.key,
+        url=url,
+        expires_at=link.expires_at,
+        expired_url=link.expired_url,
+        max_clicks=link.max_clicks,
+        clicks=link.clicks,
+        password_hash=link.password_hash,
+        archived=link.archived,
+        redirect_status=link.redirect_status,
+        forward_query=link.forward_query,
+        title=link.title,
+        created_at=link.created_at,
     )
 
 

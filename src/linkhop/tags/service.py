@@ -160,7 +160,7 @@ async def set_link_tags(
     return tags
 
 
-def link_ids_with_tag(tag_id: str) -> Select[tuple[str]]:
+def link_ids_with_tag(tag_id: str) -> Select[str]:
     """A sub-select of the ids of links carrying ``tag_id`` (for list filters)."""
     return select(LinkTag.link_id).where(LinkTag.tag_id == tag_id)
 
@@ -176,7 +176,7 @@ async def tags_for_links(session: AsyncSession, *, link_ids: Sequence[str]) -> d
         .where(LinkTag.link_id.in_(link_ids))
         .order_by(Tag.name_key)
     )
-    for link_id, tag in (await session.execute(stmt)).tuples():
+    for link_id, tag in (await session.execute(stmt)).all():
         result[link_id].append(tag)
     return result
 

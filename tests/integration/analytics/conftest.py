@@ -1,52 +1,35 @@
-"""A real chDB store per test.
+"""Click factories over the suite's chDB store and a migrated per-test database.
 
-chDB hosts one engine path per process and refuses a second path while any client of the first
-is open, but a new path opens once every client of the old one is closed (~0.1 s after the
-first ~1 s start). So each test opens its own store under ``tmp_path`` and MUST close it.
+``chdb_store`` and ``ch_database`` come from tests/conftest.py: one chDB engine per test process
+(chDB refuses a second data folder while one is open), one fresh migrated database per test.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from linkhop.clickhouse.client import ClickHouse, chdb_dsn
-from linkhop.clickhouse.runner import migrate
+from linkhop.clickhouse.client import ClickHouse
 from linkhop.clickhouse.tables import CLICK_COLUMNS
 
-
-@pytest.fixture
-def ch(tmp_path: Path) -> Iterator[ClickHouse]:
-    """An open chDB store in this test's tmp_path, closed afterwards."""
-    store = ClickHouse.connect(chdb_dsn(tmp_path / "chdb"))
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-
-DB = "lh_analytics"
 ClickFactory = Callable[..., dict[str, Any]]
 ClickWriter = Callable[[list[dict[str, Any]]], None]
 
 
 @pytest.fixture
-def database() -> str:
-    """The ClickHouse database the analytics tests migrate and query."""
-    return DB
+def store(chdb_store: ClickHouse) -> ClickHouse:
+    """The shared chDB store."""
+    return chdb_store
 
 
 @pytest.fixture
-def store(ch: ClickHouse) -> ClickHouse:
-    """The chDB store with the analytics schema migrated into ``DB``."""
-    migrate(ch, DB)
-    return ch
+def database(ch_database: str) -> str:
+    """This test's migrated ClickHouse database."""
+    return ch_database
 
 
 def _click(ts: datetime, **fields: Any) -> dict[str, Any]:
@@ -76,10 +59,12 @@ def make_click() -> ClickFactory:
 
 
 @pytest.fixture
-def add_clicks(store: ClickHouse) -> ClickWriter:
-    """Insert click dicts into the migrated test database as one batch."""
+def add_clicks(store: ClickHouse, database: str) -> ClickWriter:
+    """Insert click dicts into this test's database as one batch."""
 
     def add(rows: list[dict[str, Any]]) -> None:
-        store.insert(f"{DB}.clicks", [[r[c] for c in CLICK_COLUMNS] for r in rows], CLICK_COLUMNS)
+        store.insert(
+            f"{database}.clicks", [[r[c] for c in CLICK_COLUMNS] for r in rows], CLICK_COLUMNS
+        )
 
     return add

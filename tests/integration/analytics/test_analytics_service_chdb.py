@@ -18,9 +18,7 @@ NOW = datetime(2025, 6, 20, tzinfo=UTC)
 @pytest.fixture
 def ask(store: ClickHouse, database: str) -> Any:
     async def run(**fields: Any) -> Any:
-        return await run_query(
-            ch=store, database=database, query=AnalyticsQuery(**fields), now=NOW
-        )
+        return await run_query(ch=store, database=database, query=AnalyticsQuery(**fields), now=NOW)
 
     return run
 
@@ -82,9 +80,7 @@ async def test_org_a_timeseries_never_counts_org_b(ask: Any) -> None:
 
 
 async def test_bots_are_excluded_by_default(ask: Any, add_clicks: Any, make_click: Any) -> None:
-    add_clicks(
-        [make_click(T0), make_click(T0, bot=1, device="bot", bot_reason="ua", visitor_id=9)]
-    )
+    add_clicks([make_click(T0), make_click(T0, bot=1, device="bot", bot_reason="ua", visitor_id=9)])
     assert await ask(org_id="org_a") == {"clicks": 1, "visitors": 1}
     assert await ask(org_id="org_a", include_bots=True) == {"clicks": 2, "visitors": 2}
     assert await ask(org_id="org_a", group_by="devices") == [{"device": "desktop", "clicks": 1}]
@@ -117,7 +113,13 @@ async def test_link_tag_and_domain_filters(ask: Any, add_clicks: Any, make_click
 async def test_range_is_start_inclusive_end_exclusive(
     ask: Any, add_clicks: Any, make_click: Any
 ) -> None:
-    add_clicks([make_click(T0 - timedelta(milliseconds=1)), make_click(T0), make_click(T0 + timedelta(hours=1))])
+    add_clicks(
+        [
+            make_click(T0 - timedelta(milliseconds=1)),
+            make_click(T0),
+            make_click(T0 + timedelta(hours=1)),
+        ]
+    )
     result = await ask(org_id="org_a", start=T0, end=T0 + timedelta(hours=1))
     assert result["clicks"] == 1
     assert (await ask(org_id="org_a", interval="24h"))["clicks"] == 0  # NOW is 10 days later

@@ -1,25 +1,28 @@
-"""A real chDB store per test.
+"""Fixtures over the suite's one chDB store (``chdb_store`` in tests/conftest.py).
 
 chDB hosts one engine path per process and refuses a second path while any client of the first
-is open, but a new path opens once every client of the old one is closed (~0.1 s after the
-first ~1 s start). So each test opens its own store under ``tmp_path`` and MUST close it.
+is open, so tests share the session store and isolate themselves by database name.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from linkhop.clickhouse.client import ClickHouse, chdb_dsn
+from linkhop.clickhouse.client import ClickHouse
 
 
 @pytest.fixture
-def ch(tmp_path: Path) -> Iterator[ClickHouse]:
-    """An open chDB store in this test's tmp_path, closed afterwards."""
-    store = ClickHouse.connect(chdb_dsn(tmp_path / "chdb"))
-    try:
-        yield store
-    finally:
-        store.close()
+def ch(chdb_store: ClickHouse) -> ClickHouse:
+    """The shared chDB store."""
+    return chdb_store
+
+
+@pytest.fixture
+def database(chdb_store: ClickHouse) -> Iterator[str]:
+    """A database name no other test uses (not created: migrate() creates it), dropped after."""
+    name = f"t_ch_{uuid.uuid4().hex[:12]}"
+    yield name
+    chdb_store.command(f"DROP DATABASE IF EXISTS {name}")

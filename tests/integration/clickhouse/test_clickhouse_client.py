@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,13 +17,6 @@ from linkhop.errors import Unavailable
 
 def test_chdb_dsn_is_absolute(tmp_path: Path) -> None:
     assert chdb_dsn(tmp_path / "x") == f"chdb://{tmp_path.resolve() / 'x'}"
-
-
-def test_connect_creates_the_store_folder(tmp_path: Path) -> None:
-    folder = tmp_path / "deep" / "store"
-    with ClickHouse.connect(chdb_dsn(folder)) as store:
-        assert store.ping()
-    assert folder.is_dir()
 
 
 @pytest.mark.parametrize(
@@ -62,18 +58,11 @@ def test_quote_identifier_refuses_anything_else(name: str) -> None:
         quote_identifier(name)
 
 
-def test_command_and_insert_round_trip(ch: ClickHouse) -> None:
-    ch.command("CREATE DATABASE d")
-    ch.command("CREATE TABLE d.t (k UInt32, v String) ENGINE = MergeTree ORDER BY k")
-    ch.insert("d.t", [(1, "a"), (2, "b")], ["k", "v"])
-    assert ch.query("SELECT k, v FROM d.t ORDER BY k") == [(1, "a"), (2, "b")]
-
-
-def test_ping_is_false_once_closed(tmp_path: Path) -> None:
-    store = ClickHouse.connect(chdb_dsn(tmp_path / "s"))
-    assert store.ping()
-    store.close()
-    assert not store.ping()
+def test_command_and_insert_round_trip(ch: ClickHouse, database: str) -> None:
+    ch.command(f"CREATE DATABASE {database}")
+    ch.command(f"CREATE TABLE {database}.t (k UInt32, v String) ENGINE = MergeTree ORDER BY k")
+    ch.insert(f"{database}.t", [(1, "a"), (2, "b")], ["k", "v"])
+    assert ch.query(f"SELECT k, v FROM {database}.t ORDER BY k") == [(1, "a"), (2, "b")]
 
 
 async def test_concurrent_async_queries_each_get_their_rows(ch: ClickHouse) -> None:
@@ -86,20 +75,57 @@ async def test_concurrent_async_queries_each_get_their_rows(ch: ClickHouse) -> N
     assert await ch.aping()
 
 
-async def test_async_command_insert_and_named_query(ch: ClickHouse) -> None:
-    await ch.acommand("CREATE DATABASE d")
-    await ch.acommand("CREATE TABLE d.t (k UInt32) ENGINE = MergeTree ORDER BY k")
-    await ch.ainsert("d.t", [(5,)], ["k"], dedup_token=None)
-    assert await ch.aquery_named("SELECT k FROM d.t") == [{"k": 5}]
+async def test_async_command_insert_and_named_query(ch: ClickHouse, database: str) -> None:
+    await ch.acommand(f"CREATE DATABASE {database}")
+    await ch.acommand(f"CREATE TABLE {database}.t (k UInt32) ENGINE = MergeTree ORDER BY k")
+    await ch.ainsert(f"{database}.t", [(5,)], ["k"], dedup_token=None)
+    assert await ch.aquery_named(f"SELECT k FROM {database}.t") == [{"k": 5}]
 
 
-def test_a_second_store_path_opens_after_the_first_is_closed(tmp_path: Path) -> None:
-    first = ClickHouse.connect(chdb_dsn(tmp_path / "one"))
-    first.command("CREATE DATABASE only_in_one")
+def test_a_second_store_path_is_refused_while_one_is_open(ch: ClickHouse, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="already initialized"):
-        ClickHouse.connect(chdb_dsn(tmp_path / "two"))
-    first.close()
-    with ClickHouse.connect(chdb_dsn(tmp_path / "two")) as second:
-        assert second.query("SELECT count() FROM system.databases WHERE name = 'only_in_one'") == [
-            (0,)
-        ]
+        ClickHouse.connect(chdb_dsn(tmp_path / "another"))
+    assert ch.ping()  # the open store is unaffected
+
+
+# Run in a fresh interpreter: this process already hosts the suite's chDB engine.
+_LIFECYCLE = """
+import json, sys
+from pathlib import Path
+from linkhop.clickhouse.client import ClickHouse, chdb_dsn
+root = Path(sys.argv[1])
+first = ClickHouse.connect(chdb_dsn(root / "deep" / "one"))
+first.command("CREATE DATABASE only_in_one")
+twin = ClickHouse.connect(chdb_dsn(root / "deep" / "one"))  # same path: shares the engine
+twin.close()
+alive_after_twin_closed = first.ping()
+first.close()
+second = ClickHouse.connect(chdb_dsn(root / "two"))
+seen = second.query("SELECT count() FROM system.databases WHERE name = 'only_in_one'")[0][0]
+print(json.dumps({
+    "created": (root / "deep" / "one").is_dir(),
+    "alive_after_twin_closed": alive_after_twin_closed,
+    "closed_pings": first.ping(),
+    "second_path_sees_first": seen,
+    "second_pings": second.ping(),
+}))
+second.close()
+"""
+
+
+@pytest.mark.slow
+def test_store_lifecycle_in_a_fresh_process(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _LIFECYCLE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "created": True,  # connect() made the missing folders
+        "alive_after_twin_closed": True,  # closing one client of a path leaves the others open
+        "closed_pings": False,  # ping reports, never raises
+        "second_path_sees_first": 0,  # a new path is a new, empty store
+        "second_pings": True,  # ...and opens once every client of the first path is closed
+    }

@@ -10,7 +10,6 @@ from linkhop.clickhouse.client import ClickHouse
 from linkhop.clickhouse.runner import migrate
 from linkhop.clickhouse.tables import CLICK_COLUMNS
 
-DB = "lh_dedup"
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
 
@@ -30,39 +29,39 @@ def batch(n: int, *, org: str = "org_a") -> list[list[Any]]:
     return rows
 
 
-def raw_count(ch: ClickHouse) -> int:
+def raw_count(ch: ClickHouse, db: str) -> int:
     # Deliberately without FINAL: this measures what the insert stored, not what a merge hides.
-    return int(ch.query(f"SELECT count() FROM {DB}.clicks")[0][0])
+    return int(ch.query(f"SELECT count() FROM {db}.clicks")[0][0])
 
 
-def rollup(ch: ClickHouse) -> list[tuple[Any, ...]]:
+def rollup(ch: ClickHouse, db: str) -> list[tuple[Any, ...]]:
     return ch.query(
-        f"SELECT hour, sum(clicks), uniqMerge(visitors) FROM {DB}.clicks_hourly "
+        f"SELECT hour, sum(clicks), uniqMerge(visitors) FROM {db}.clicks_hourly "
         "GROUP BY hour ORDER BY hour"
     )
 
 
-def test_same_token_twice_leaves_raw_and_rollup_unchanged(ch: ClickHouse) -> None:
-    migrate(ch, DB)
+def test_same_token_twice_leaves_raw_and_rollup_unchanged(ch: ClickHouse, database: str) -> None:
+    migrate(ch, database)
     rows = batch(3)
-    ch.insert(f"{DB}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-1")
-    first_raw, first_rollup = raw_count(ch), rollup(ch)
+    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-1")
+    first_raw, first_rollup = raw_count(ch, database), rollup(ch, database)
     assert first_raw == 3
     assert [(clicks, visitors) for _, clicks, visitors in first_rollup] == [(2, 2), (1, 1)]
 
-    ch.insert(f"{DB}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-1")  # the retry
+    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-1")  # the retry
 
-    assert raw_count(ch) == first_raw
-    assert rollup(ch) == first_rollup
+    assert raw_count(ch, database) == first_raw
+    assert rollup(ch, database) == first_rollup
 
 
-def test_a_new_token_is_a_new_batch(ch: ClickHouse) -> None:
+def test_a_new_token_is_a_new_batch(ch: ClickHouse, database: str) -> None:
     # Proves the test above can fail: the same rows under another token are stored again.
-    migrate(ch, DB)
+    migrate(ch, database)
     rows = batch(3)
-    ch.insert(f"{DB}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-1")
-    ch.insert(f"{DB}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-2")
-    assert raw_count(ch) == 6
-    assert [clicks for _, clicks, _ in rollup(ch)] == [4, 2]
+    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-1")
+    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-2")
+    assert raw_count(ch, database) == 6
+    assert [clicks for _, clicks, _ in rollup(ch, database)] == [4, 2]
     # ...but reading with FINAL, the second line of defence, still sees each click once.
-    assert ch.query(f"SELECT count() FROM {DB}.clicks FINAL") == [(3,)]
+    assert ch.query(f"SELECT count() FROM {database}.clicks FINAL") == [(3,)]

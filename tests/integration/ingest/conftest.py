@@ -1,40 +1,31 @@
-"""Fixtures for click ingestion tests: a real chDB engine per test and the in-test doubles."""
+"""Fixtures for click ingestion tests.
+
+ClickHouse is the process-wide chDB store of ``tests/conftest.py`` (chDB hosts one data folder
+per process) with a fresh database migrated by the real ``linkhop.clickhouse`` migrations.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import clickhouse_connect
 import pytest
-from clickhouse_connect.driver.client import Client
-from ingest_doubles import CLICKS_DDL, DATABASE, MemoryCounters, MemoryQueue
+from ingest_doubles import MemoryCounters, MemoryQueue
+
+from linkhop.clickhouse.client import ClickHouse
+from linkhop.ingest.sink import ClickHouseClickSink
 
 
 @pytest.fixture
-def chdb_client(tmp_path: Path) -> Iterator[Client]:
-    """A chDB engine in this test's tmp dir with an empty test database (no tables)."""
-    client = clickhouse_connect.get_client(dsn=f"chdb://{tmp_path / 'chdb'}")
-    client.command(f"CREATE DATABASE {DATABASE}")
-    try:
-        yield client
-    finally:
-        # Closing releases the process-wide engine so the next test can open another path.
-        client.close()
-
-
-@pytest.fixture
-def ch(chdb_client: Client) -> Client:
-    """chDB with the `clicks` table created."""
-    chdb_client.command(CLICKS_DDL)
-    return chdb_client
+def sink(chdb_store: ClickHouse, ch_database: str) -> ClickHouseClickSink:
+    """The real ClickHouse sink writing to this test's migrated database."""
+    return ClickHouseClickSink(chdb_store, database=ch_database)
 
 
 @pytest.fixture
 def queue() -> MemoryQueue:
+    """An in-memory click queue consumer that replays un-acked batches."""
     return MemoryQueue()
 
 
 @pytest.fixture
 def counters() -> MemoryCounters:
+    """An in-memory counter sink, idempotent per token."""
     return MemoryCounters()

@@ -1,5 +1,5 @@
 """In-test implementations of the interfaces the ingestion worker consumes (the click queue
-consumer and the per-link counter sink), and the test DDL of `clicks`."""
+consumer and the per-link counter sink), and a raw click factory."""
 
 from __future__ import annotations
 
@@ -11,48 +11,6 @@ from linkhop.ids import uuid7
 from linkhop.ingest.schemas import encode_click
 from linkhop.ingest.service import LinkCount
 from linkhop.queue.base import Batch
-
-DATABASE = "linkhop_test"
-
-# Test-only DDL with the exact column contract of `clicks`. The real table comes from the
-# clickhouse/ migrations; swap this for them once they land.
-CLICKS_DDL = f"""
-CREATE TABLE {DATABASE}.clicks (
-    click_id UUID,
-    ts DateTime64(3, 'UTC'),
-    org_id String,
-    link_id String,
-    domain String,
-    key String,
-    url String,
-    trigger LowCardinality(String),
-    ip String,
-    country LowCardinality(String),
-    region String,
-    city String,
-    continent LowCardinality(String),
-    device LowCardinality(String),
-    browser LowCardinality(String),
-    browser_version String,
-    os LowCardinality(String),
-    os_version String,
-    ua String,
-    bot UInt8,
-    bot_reason LowCardinality(String),
-    referrer String,
-    referrer_domain String,
-    utm_source String,
-    utm_medium String,
-    utm_campaign String,
-    utm_term String,
-    utm_content String,
-    visitor_id UInt64
-)
-ENGINE = ReplacingMergeTree
-PARTITION BY toYYYYMM(ts)
-ORDER BY (org_id, link_id, ts, click_id)
-SETTINGS non_replicated_deduplication_window = 1000
-"""
 
 
 class SimulatedCrashError(RuntimeError):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-from ingest_doubles import CLICKS_DDL, DATABASE, MemoryCounters, MemoryQueue, click_payload
+import pytest
+from ingest_doubles import MemoryCounters, MemoryQueue, click_payload
 from structlog.testing import capture_logs
 
+from linkhop.clickhouse import runner
+from linkhop.clickhouse.client import ClickHouse
 from linkhop.ingest.sink import ClickHouseClickSink
 from linkhop.ingest.tasks import run_worker
 
@@ -26,39 +28,63 @@ async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
             await asyncio.sleep(0.01)
 
 
-def start_worker(
-    ch: Client, queue: MemoryQueue, counters: MemoryCounters, stop: asyncio.Event, **kw: Any
-) -> asyncio.Task[None]:
-    options: dict[str, Any] = {
-        "interval": 0.01,
-        "max_items": 10,
-        "drain_seconds": 10.0,
-        "backoff_initial": 0.01,
-        "backoff_max": 0.05,
-    }
-    options.update(kw)
-    return asyncio.create_task(
-        run_worker(
-            stop=stop,
-            consumer=queue,
-            sink=ClickHouseClickSink(ch, database=DATABASE),
-            counters=counters,
-            geo=None,
-            store_ip="full",
-            **options,
+StartWorker = Callable[..., asyncio.Task[None]]
+
+
+@pytest.fixture
+async def start_worker() -> AsyncIterator[StartWorker]:
+    """Start run_worker as a task with fast test timings; a task left running is cancelled."""
+    tasks: list[asyncio.Task[None]] = []
+
+    def start(
+        sink: ClickHouseClickSink,
+        queue: MemoryQueue,
+        counters: MemoryCounters,
+        stop: asyncio.Event,
+        **kw: Any,
+    ) -> asyncio.Task[None]:
+        options: dict[str, Any] = {
+            "interval": 0.01,
+            "max_items": 10,
+            "drain_seconds": 10.0,
+            "backoff_initial": 0.01,
+            "backoff_max": 0.05,
+        }
+        options.update(kw)
+        task = asyncio.create_task(
+            run_worker(
+                stop=stop,
+                consumer=queue,
+                sink=sink,
+                counters=counters,
+                geo=None,
+                store_ip="full",
+                **options,
+            )
         )
-    )
+        tasks.append(task)
+        return task
+
+    yield start
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def row_count(ch: Client) -> int:
-    return int(ch.command(f"SELECT count() FROM {DATABASE}.clicks"))
+def row_count(store: ClickHouse, database: str) -> int:
+    return int(store.query(runner.render("SELECT count() FROM $db.clicks", database))[0][0])
 
 
 async def test_worker_picks_up_clicks_published_while_it_runs(
-    ch: Client, queue: MemoryQueue, counters: MemoryCounters
+    sink: ClickHouseClickSink,
+    queue: MemoryQueue,
+    counters: MemoryCounters,
+    chdb_store: ClickHouse,
+    ch_database: str,
+    start_worker: StartWorker,
 ) -> None:
     stop = asyncio.Event()
-    worker = start_worker(ch, queue, counters, stop)
+    worker = start_worker(sink, queue, counters, stop)
     await eventually(lambda: _true_after_reads(queue, 3))
 
     for _ in range(25):
@@ -70,7 +96,7 @@ async def test_worker_picks_up_clicks_published_while_it_runs(
     await eventually(queue_empty)
     stop.set()
     await asyncio.wait_for(worker, PATIENCE_SECONDS)
-    assert row_count(ch) == 25
+    assert row_count(chdb_store, ch_database) == 25
     assert counters.clicks == {"link_a": 25}
 
 
@@ -79,7 +105,12 @@ async def _true_after_reads(queue: MemoryQueue, reads: int) -> bool:
 
 
 async def test_stop_drains_everything_still_queued(
-    ch: Client, queue: MemoryQueue, counters: MemoryCounters
+    sink: ClickHouseClickSink,
+    queue: MemoryQueue,
+    counters: MemoryCounters,
+    chdb_store: ClickHouse,
+    ch_database: str,
+    start_worker: StartWorker,
 ) -> None:
     for _ in range(35):
         queue.publish(click_payload())
@@ -89,40 +120,48 @@ async def test_stop_drains_everything_still_queued(
     with capture_logs() as logs:
         # A long interval proves the drain does not wait for the next tick.
         await asyncio.wait_for(
-            start_worker(ch, queue, counters, stop, interval=3600), PATIENCE_SECONDS
+            start_worker(sink, queue, counters, stop, interval=3600), PATIENCE_SECONDS
         )
 
-    assert row_count(ch) == 35
+    assert row_count(chdb_store, ch_database) == 35
     assert await queue.lag() == 0
     assert counters.clicks == {"link_a": 35}
     assert [e["items"] for e in logs if e["event"] == "ingest_drained"] == [35]
 
 
 async def test_worker_backs_off_while_clickhouse_fails_then_catches_up(
-    chdb_client: Client, queue: MemoryQueue, counters: MemoryCounters
+    chdb_store: ClickHouse,
+    ch_database: str,
+    queue: MemoryQueue,
+    counters: MemoryCounters,
+    start_worker: StartWorker,
 ) -> None:
-    # No `clicks` table yet: every insert fails the way it does while ClickHouse is down.
+    # The worker's database does not exist yet: every insert fails, as while ClickHouse is down.
+    late = f"{ch_database}_late"
+    sink = ClickHouseClickSink(chdb_store, database=late)
     for _ in range(5):
         queue.publish(click_payload())
     stop = asyncio.Event()
 
-    with capture_logs() as logs:
-        worker = start_worker(chdb_client, queue, counters, stop)
+    try:
+        with capture_logs() as logs:
+            worker = start_worker(sink, queue, counters, stop)
 
-        async def failed_five_times() -> bool:
-            return sum(e["event"] == "ingest_failed" for e in logs) >= 5
+            async def failed_five_times() -> bool:
+                return sum(e["event"] == "ingest_failed" for e in logs) >= 5
 
-        await eventually(failed_five_times)
-        await asyncio.to_thread(chdb_client.command, CLICKS_DDL)
+            await eventually(failed_five_times)
+            await asyncio.to_thread(runner.migrate, chdb_store, late)
 
-        async def queue_empty() -> bool:
-            return await queue.lag() == 0
+            async def queue_empty() -> bool:
+                return await queue.lag() == 0
 
-        await eventually(queue_empty)
-        stop.set()
-        await asyncio.wait_for(worker, PATIENCE_SECONDS)
-
-    assert row_count(chdb_client) == 5
+            await eventually(queue_empty)
+            stop.set()
+            await asyncio.wait_for(worker, PATIENCE_SECONDS)
+        assert row_count(chdb_store, late) == 5
+    finally:
+        chdb_store.command(runner.render("DROP DATABASE IF EXISTS $db", late))
     assert counters.clicks == {"link_a": 5}
     failures = [e for e in logs if e["event"] == "ingest_failed"]
     # One compact line per failure: no traceback, a capped backoff, a growing attempt number.
@@ -133,8 +172,13 @@ async def test_worker_backs_off_while_clickhouse_fails_then_catches_up(
 
 
 async def test_drain_gives_up_at_its_deadline_and_leaves_the_queue_intact(
-    chdb_client: Client, queue: MemoryQueue, counters: MemoryCounters
+    chdb_store: ClickHouse,
+    ch_database: str,
+    queue: MemoryQueue,
+    counters: MemoryCounters,
+    start_worker: StartWorker,
 ) -> None:
+    sink = ClickHouseClickSink(chdb_store, database=f"{ch_database}_missing")
     for _ in range(3):
         queue.publish(click_payload())
     stop = asyncio.Event()
@@ -142,7 +186,7 @@ async def test_drain_gives_up_at_its_deadline_and_leaves_the_queue_intact(
 
     with capture_logs() as logs:
         await asyncio.wait_for(
-            start_worker(chdb_client, queue, counters, stop, drain_seconds=0.3),
+            start_worker(sink, queue, counters, stop, drain_seconds=0.3),
             PATIENCE_SECONDS,
         )
 

@@ -12,7 +12,10 @@ from linkhop.queue.local import SpoolPublisher
 
 
 def payload(tag: str, number: int) -> bytes:
-    """Event ``number`` of producer ``tag``: an id, then bytes of every value (framing stress)."""
+    """Event ``number`` of producer ``tag``: an id, then bytes of every value (framing stress).
+
+    test_spool_crash.py holds the same formula to check what the consumer read.
+    """
     return f"{tag}:{number}:".encode() + bytes(range(256))[: number % 200]
 
 

@@ -34,8 +34,9 @@ def every_builder(query: AnalyticsQuery) -> list[SqlQuery]:
     ]
     for group_by in DIMENSIONS:
         built.append(
-            dimension_sql(query.model_copy(update={"group_by": group_by}), database="lh",
-                          time_range=RANGE)
+            dimension_sql(
+                query.model_copy(update={"group_by": group_by}), database="lh", time_range=RANGE
+            )
         )
     return built
 
@@ -74,7 +75,9 @@ def test_bots_are_excluded_unless_asked() -> None:
 
 
 def test_optional_filters_appear_only_when_set() -> None:
-    sql, params = count_sql(AnalyticsQuery(org_id="o"), database="lh", time_range=TimeRange(None, None))
+    sql, params = count_sql(
+        AnalyticsQuery(org_id="o"), database="lh", time_range=TimeRange(None, None)
+    )
     assert params == {"org_id": "o"}
     assert sql.endswith("WHERE org_id = {org_id:String} AND bot = 0")
     _, params = count_sql(

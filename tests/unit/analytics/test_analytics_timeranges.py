@@ -24,8 +24,10 @@ KOLKATA = ZoneInfo("Asia/Kolkata")
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]  # positional y/m/d/h/min unpacked
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -140,8 +142,12 @@ def test_month_buckets_wrap_the_year() -> None:
 
 def test_too_many_buckets_is_invalid() -> None:
     with pytest.raises(Invalid) as caught:
-        bucket_starts(utc(2025, 1, 1), utc(2025, 1, 1) + timedelta(minutes=MAX_BUCKETS + 1),
-                      "minute", ZoneInfo("UTC"))
+        bucket_starts(
+            utc(2025, 1, 1),
+            utc(2025, 1, 1) + timedelta(minutes=MAX_BUCKETS + 1),
+            "minute",
+            ZoneInfo("UTC"),
+        )
     assert caught.value.field == "granularity"
 
 
@@ -160,6 +166,8 @@ def test_fill_series_never_drops_a_bucket_it_cannot_match_exactly() -> None:
     starts = [utc(2025, 1, 1), utc(2025, 1, 2)]
     off_by_an_hour = int(utc(2025, 1, 2, 1).timestamp())
     before_first = int(utc(2024, 12, 31, 23).timestamp())
-    assert [p["clicks"] for p in fill_series(starts, [(off_by_an_hour, 3), (before_first, 1)],
-                                             ZoneInfo("UTC"))] == [1, 3]
+    assert [
+        p["clicks"]
+        for p in fill_series(starts, [(off_by_an_hour, 3), (before_first, 1)], ZoneInfo("UTC"))
+    ] == [1, 3]
     assert fill_series([], [(before_first, 1)], ZoneInfo("UTC")) == []

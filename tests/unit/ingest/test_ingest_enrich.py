@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from linkhop.clickhouse.tables import CLICK_COLUMNS as TABLE_COLUMNS
 from linkhop.ingest.enrich import (
     CLICK_COLUMNS,
     classify,
@@ -319,3 +320,7 @@ def test_oversized_headers_are_capped_for_storage() -> None:
     assert len(row.referrer) == 2048
     assert row.referrer_domain == "example.com"
     assert row.device == "mobile"
+
+
+def test_row_layout_matches_the_clickhouse_table_contract() -> None:
+    assert CLICK_COLUMNS == TABLE_COLUMNS

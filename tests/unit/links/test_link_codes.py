@@ -33,7 +33,8 @@ def test_random_key_is_reproducible_with_a_seeded_source() -> None:
 def test_random_key_draws_every_character_evenly() -> None:
     drawn = Counter(random_key(40_000, "abcd", random.Random(1)))
     assert set(drawn) == set("abcd")
-    # Each of four characters should take about a quarter; 23–27 % is > 10 standard deviations wide.
+    # Each of four characters should take about a quarter; a 23 to 27 percent band is over nine
+    # standard deviations wide, so a correct draw never fails it.
     assert all(9_200 < count < 10_800 for count in drawn.values())
 
 

@@ -18,10 +18,13 @@ def segments(directory: Path) -> list[str]:
 
 async def drain(consumer: SpoolConsumer, max_items: int = 1000) -> list[bytes]:
     got: list[bytes] = []
-    while (batch := await consumer.read_batch(max_items)) is not None:
+    for _ in range(10_000):  # bounded: a cursor bug must fail the test, not hang it
+        batch = await consumer.read_batch(max_items)
+        if batch is None:
+            return got
         got.extend(batch.items)
         await consumer.ack(batch)
-    return got
+    pytest.fail("the spool never drained")
 
 
 def test_classes_satisfy_the_queue_protocols(tmp_path: Path) -> None:
@@ -45,6 +48,7 @@ async def test_publish_read_ack_until_lag_is_zero_and_segments_are_gone(tmp_path
     while (batch := await consumer.read_batch(100)) is not None:
         got.extend(batch.items)
         sizes.append(len(batch.items))
+        assert len(got) <= len(payloads)  # a re-read must fail here rather than loop forever
         assert await consumer.lag() == 250 - len(got) + len(batch.items)  # in flight still counts
         await consumer.ack(batch)
         assert await consumer.lag() == 250 - len(got)
@@ -84,6 +88,7 @@ async def test_rotation_by_size_keeps_order_and_batches_stay_in_one_segment(tmp_
     while (batch := await consumer.read_batch(1000)) is not None:
         assert len(batch.items) <= 3
         got.extend(batch.items)
+        assert len(got) <= len(payloads)  # a re-read must fail here rather than loop forever
         await consumer.ack(batch)
     assert got == payloads
     assert segments(tmp_path) == []

@@ -47,7 +47,10 @@ async def run(directory: Path, ops: list[str], segment_max_bytes: int, max_items
         elif op == "flush":
             await publisher.flush()
     await publisher.close()
-    while (batch := await consumer.read_batch(max_items)) is not None:
+    for _ in range(len(published) + 2):  # bounded: a cursor bug must fail, not hang
+        batch = await consumer.read_batch(max_items)
+        if batch is None:
+            break
         await consumer.ack(batch)
         acked.extend(batch.items)
     assert acked == published

@@ -104,6 +104,11 @@ def upgrade() -> None:
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("token", name=op.f("pk_click_counter_batches")),
     )
+    with op.batch_alter_table("click_counter_batches", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_click_counter_batches_applied_at"), ["applied_at"], unique=False
+        )
+
     op.create_table(
         "orgs",
         sa.Column("id", sa.String(length=40), nullable=False),
