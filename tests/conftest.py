@@ -66,7 +66,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_db() -> Iterator[str]:
+def postgres_db() -> str:
     """A migrated PostgreSQL database for this test process."""
     name = f"linkhop_test_{_worker()}"
 
@@ -89,7 +89,7 @@ def postgres_db() -> Iterator[str]:
         await engine.dispose()
 
     asyncio.run(upgrade())
-    yield url
+    return url
 
 
 async def _truncate_postgres(url: str) -> None:

@@ -24,16 +24,14 @@ CLICKS_SPOOLED = Counter(
 CLICKS_PUBLISH_ERRORS = Counter(
     "linkhop_clicks_publish_errors_total", "Click events that could not be queued at all."
 )
-CLICKS_INGESTED = Counter(
-    "linkhop_clicks_ingested_total", "Click events inserted into the analytics store."
-)
-CLICKS_MALFORMED = Counter(
-    "linkhop_clicks_malformed_total", "Queue entries that were not valid click events."
+CLICKS_PROCESSED = Counter(
+    "linkhop_ingest_clicks",
+    "Click events taken off the queue by the worker, by outcome (human, bot, malformed). "
+    "A batch replayed after a crash is counted again here; the stores deduplicate it.",
+    ["outcome"],
 )
 INGEST_BATCHES = Counter(
-    "linkhop_ingest_batches_total",
-    "Click batches processed by the worker, by outcome.",
-    ["outcome"],
+    "linkhop_ingest_batches_total", "Click batches the worker inserted and acknowledged."
 )
 QUEUE_LAG = Gauge("linkhop_queue_lag", "Click events queued but not yet ingested.")
 CACHE_EVENTS = Counter(

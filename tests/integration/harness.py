@@ -11,7 +11,8 @@ import httpx
 from linkhop.api_keys import service as api_keys_service
 from linkhop.apps.analytics_store import AnalyticsStore
 from linkhop.apps.redirect import RedirectApp
-from linkhop.apps.worker import SqlCounterSink, StoreClickSink
+from linkhop.apps.worker import SqlCounterSink
+from linkhop.ingest.sink import ClickHouseClickSink
 from linkhop.auth import service as auth_service
 from linkhop.db.engine import unit_of_work
 from linkhop.ids import OrgId, UserId
@@ -59,7 +60,7 @@ class Harness:
         while True:
             taken = await ingest_once(
                 consumer=self.consumer,
-                sink=StoreClickSink(self.store),
+                sink=ClickHouseClickSink(self.store.ch, database=self.store.database),
                 counters=SqlCounterSink(self.runtime),
                 geo=None,
                 store_ip="anonymized",

@@ -98,11 +98,14 @@ async def test_replayed_batch_counts_once(harness: Harness) -> None:
         await harness.client.get("/once", headers={"user-agent": WINDOWS})
     batch = await harness.consumer.read_batch(1000)
     assert batch is not None
-    from linkhop.apps.worker import SqlCounterSink, StoreClickSink
+    from linkhop.apps.worker import SqlCounterSink
+    from linkhop.ingest.sink import ClickHouseClickSink
     from linkhop.ingest.service import prepare_batch
 
     prepared = prepare_batch(batch.items, geo=None, store_ip="none")
-    await StoreClickSink(harness.store).insert_clicks(prepared.rows, batch.token)
+    await ClickHouseClickSink(harness.store.ch, database=harness.store.database).insert_clicks(
+        prepared.rows, batch.token
+    )
     await SqlCounterSink(harness.runtime).apply(token=batch.token, counts=prepared.counts)
     # "crash" here: no ack. The next worker run replays the same batch with the same token.
     assert await harness.ingest() == 5
@@ -122,6 +125,7 @@ async def test_bad_analytics_input(harness: Harness) -> None:
         r = await harness.client.get("/api/v1/analytics", params=params, headers=ada.auth)
         assert r.status_code == 422, (params, r.text)
         assert r.headers["content-type"] == "application/problem+json"
+        assert field in r.json()["detail"], (field, r.text)
     unknown = await harness.client.get(
         "/api/v1/analytics", params={"link_id": "link_nope"}, headers=ada.auth
     )

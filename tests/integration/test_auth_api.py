@@ -145,10 +145,15 @@ async def test_read_scope_cannot_write(harness: Harness) -> None:
 
 
 async def test_viewer_key_cannot_write_whatever_its_scopes(harness: Harness) -> None:
-    await harness.account("ada@example.com")
-    vic = await harness.account("vic@example.com", role="viewer")
-    # harness.account drops scopes the role lacks; store them on the key anyway, as a key made
-    # before a demotion would have them: the role must still win (scopes ∩ role).
+    ada = await harness.account("ada@example.com")
+    # A viewer cannot hold keys:write, so harness.account cannot mint a viewer's key: make a
+    # member's key, demote the member, then store every scope on the key. The role must still
+    # win (scopes ∩ role).
+    vic = await harness.account("vic@example.com", role="member")
+    r = await harness.client.patch(
+        f"/api/v1/org/members/{vic.user_id}", json={"role": "viewer"}, headers=ada.auth
+    )
+    assert r.status_code == 200, r.text
     async with unit_of_work(harness.runtime.sessionmaker) as session:
         await session.execute(
             update(ApiKey).where(ApiKey.key_id == vic.key[9:17]).values(scopes=list(PERMISSIONS))
@@ -160,6 +165,10 @@ async def test_viewer_key_cannot_write_whatever_its_scopes(harness: Harness) -> 
     )
     r = await harness.client.post(
         "/api/v1/api-keys", headers=vic.auth, json={"name": "mine", "scopes": ["links:write"]}
+    )
+    assert_problem(r, 403, "forbidden")
+    r = await harness.client.patch(
+        f"/api/v1/org/members/{vic.user_id}", json={"role": "owner"}, headers=vic.auth
     )
     assert_problem(r, 403, "forbidden")
     me = (await harness.client.get("/api/v1/me", headers=vic.auth)).json()

@@ -53,6 +53,11 @@ def generate(env: str) -> ParsedKey:
     return ParsedKey(env=env, key_id=full[9 : 9 + KEY_ID_LEN], full=full)
 
 
+def well_formed(token: str) -> bool:
+    """Whether ``token`` has the shape of a key (its checksum is not checked)."""
+    return _PATTERN.match(token) is not None
+
+
 def parse(token: str) -> ParsedKey | None:
     """The parts of ``token``, or None when it is malformed or its checksum is wrong."""
     match = _PATTERN.match(token)

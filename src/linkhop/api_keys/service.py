@@ -88,6 +88,10 @@ async def authenticate_key(session: AsyncSession, *, token: str, now: datetime) 
     """The principal behind an API key; Unauthenticated if malformed, unknown, revoked, expired."""
     parsed = key_format.parse(token)
     if parsed is None:
+        # A right-shaped key with a wrong checksum is a typo or a truncated copy-paste: say so,
+        # so the caller fixes the key rather than hunting for a revoked or deleted one.
+        if key_format.well_formed(token):
+            raise Unauthenticated("API key checksum mismatch: the key was mistyped or altered")
         raise Unauthenticated("malformed API key")
     row = (
         await session.execute(select(ApiKey).where(ApiKey.key_id == parsed.key_id))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from linkhop.analytics.router import router as analytics_router
 from linkhop.api_keys.router import router as api_keys_router
@@ -16,6 +20,7 @@ from linkhop.runtime import Runtime
 from linkhop.tags.router import router as tags_router
 
 API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).parent / "static"
 DESCRIPTION = """
 The linkhop management API.
 
@@ -35,7 +40,7 @@ def create_api_app(runtime: Runtime) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served below from vendored assets (no CDN)
         redoc_url=None,
     )
     app.state.runtime = runtime
@@ -63,6 +68,18 @@ def create_api_app(runtime: Runtime) -> FastAPI:
         auth_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    async def docs_page() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="linkhop API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
 
     @app.get("/docs", include_in_schema=False)
     async def docs_redirect() -> RedirectResponse:

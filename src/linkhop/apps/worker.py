@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import structlog
 
 from linkhop.apps.analytics_store import AnalyticsStore, open_analytics
 from linkhop.apps.bootstrap import build_runtime, prepare_database
 from linkhop.db.engine import unit_of_work
-from linkhop.ingest.enrich import CLICK_COLUMNS, EnrichedClick
 from linkhop.ingest.geo import GeoReader
 from linkhop.ingest.service import LinkCount
+from linkhop.ingest.sink import ClickHouseClickSink
 from linkhop.ingest.tasks import run_worker
 from linkhop.links import service as links_service
 from linkhop.logging import configure_logging
@@ -24,19 +24,6 @@ from linkhop.runtime import Runtime
 from linkhop.settings import Settings
 
 log = structlog.get_logger("linkhop.worker")
-
-
-class StoreClickSink:
-    """Inserts enriched clicks through the locked ClickHouse wrapper, deduplicating on token."""
-
-    def __init__(self, store: AnalyticsStore) -> None:
-        self.store = store
-
-    async def insert_clicks(self, rows: Sequence[EnrichedClick], token: str) -> None:
-        """One idempotent block insert."""
-        await self.store.ch.ainsert(
-            f"{self.store.database}.clicks", rows, CLICK_COLUMNS, dedup_token=token
-        )
 
 
 class SqlCounterSink:
@@ -73,7 +60,7 @@ async def run_ingestion(*, runtime: Runtime, store: AnalyticsStore, stop: asynci
             stop=stop,
             interval=settings.ingest_interval_seconds,
             consumer=consumer,
-            sink=StoreClickSink(store),
+            sink=ClickHouseClickSink(store.ch, database=store.database),
             counters=SqlCounterSink(runtime),
             geo=geo,
             store_ip=settings.store_ip,

@@ -27,20 +27,14 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 import structlog
-from prometheus_client import Counter
 
 from linkhop.ingest.enrich import EnrichedClick, StoreIp, enrich
 from linkhop.ingest.geo import GeoReader
 from linkhop.ingest.schemas import decode_click
+from linkhop.metrics import CLICKS_PROCESSED, INGEST_BATCHES
 from linkhop.queue.base import ClickConsumer
 
 log = structlog.get_logger()
-
-CLICKS_PROCESSED = Counter(
-    "linkhop_ingest_clicks",
-    "Click events taken off the queue by the worker, by outcome (human, bot, malformed).",
-    ["outcome"],
-)
 
 
 class LinkCount(NamedTuple):
@@ -128,6 +122,7 @@ async def ingest_once(
     CLICKS_PROCESSED.labels("human").inc(stored - prepared.bots)
     CLICKS_PROCESSED.labels("bot").inc(prepared.bots)
     CLICKS_PROCESSED.labels("malformed").inc(len(prepared.malformed))
+    INGEST_BATCHES.inc()
     log.debug(
         "clicks_ingested",
         token=batch.token,
