@@ -12,11 +12,11 @@ from linkhop.api_keys import service as api_keys_service
 from linkhop.apps.analytics_store import AnalyticsStore
 from linkhop.apps.redirect import RedirectApp
 from linkhop.apps.worker import SqlCounterSink
-from linkhop.ingest.sink import ClickHouseClickSink
 from linkhop.auth import service as auth_service
 from linkhop.db.engine import unit_of_work
 from linkhop.ids import OrgId, UserId
 from linkhop.ingest.service import ingest_once
+from linkhop.ingest.sink import ClickHouseClickSink
 from linkhop.orgs import service as orgs_service
 from linkhop.queue.local import SpoolConsumer, SpoolPublisher
 from linkhop.runtime import Runtime

@@ -99,8 +99,8 @@ async def test_replayed_batch_counts_once(harness: Harness) -> None:
     batch = await harness.consumer.read_batch(1000)
     assert batch is not None
     from linkhop.apps.worker import SqlCounterSink
-    from linkhop.ingest.sink import ClickHouseClickSink
     from linkhop.ingest.service import prepare_batch
+    from linkhop.ingest.sink import ClickHouseClickSink
 
     prepared = prepare_batch(batch.items, geo=None, store_ip="none")
     await ClickHouseClickSink(harness.store.ch, database=harness.store.database).insert_clicks(

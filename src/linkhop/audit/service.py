@@ -19,13 +19,22 @@ def record(
     target_id: str | None,
     org_id: str | None = None,
     data: dict[str, Any] | None = None,
+    actor: tuple[str, str] | None = None,
 ) -> None:
-    """Add one audit event to the current transaction (it commits or rolls back with the change)."""
+    """Add one audit event to the current transaction (it commits or rolls back with the change).
+
+    The actor is the principal, or ``actor`` (type, id) for acts before there is one (sign-in),
+    else ``system`` (admin commands).
+    """
+    actor_type, actor_id = (
+        (principal.actor_type, principal.actor_id) if principal
+        else actor if actor else ("system", None)
+    )
     session.add(
         AuditEvent(
             org_id=org_id if org_id is not None else (principal.org_id if principal else None),
-            actor_type=principal.actor_type if principal else "system",
-            actor_id=principal.actor_id if principal else None,
+            actor_type=actor_type,
+            actor_id=actor_id,
             action=action,
             target_type=target_type,
             target_id=target_id,

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from linkhop.asgi import client_ip
+from linkhop.audit import service as audit_service
 from linkhop.auth import service as auth_service
 from linkhop.auth.csrf import csrf_token
 from linkhop.auth.schemas import LoginIn, LoginOut
@@ -51,6 +52,9 @@ async def login(
     row, token = await auth_service.create_session(
         session, user=user, now=now, ttl=ttl, user_agent=request.headers.get("user-agent")
     )
+    audit_service.record(session, principal=None, action="session.created",
+                         target_type="session", target_id=row.id, actor=("user", user.id),
+                         data={"ip": keys[1][3:]})
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -82,6 +86,9 @@ async def logout(
             row = None
         if row is not None:
             await auth_service.revoke_session(session, session_id=row.id, now=now)
+            audit_service.record(session, principal=None, action="session.revoked",
+                                 target_type="session", target_id=row.id,
+                                 actor=("user", row.user_id))
     out = Response(status_code=204)
     out.delete_cookie(SESSION_COOKIE, path="/")
     return out

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from linkhop.audit import service as audit_service
 from linkhop.auth.models import User, UserSession
 from linkhop.auth.passwords import (
     DUMMY_HASH,
@@ -75,6 +76,8 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
+    audit_service.record(session, principal=None, action="user.created", target_type="user",
+                         target_id=user.id, data={"email": normalized})
     return user
 
 
