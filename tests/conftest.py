@@ -66,9 +66,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_db() -> str:
-    """A migrated PostgreSQL database for this test process."""
-    name = f"linkhop_test_{_worker()}"
+def postgres_db() -> Iterator[str]:
+    """A migrated PostgreSQL database for this test process, dropped at the end.
+
+    The pid makes the name unique even when several test runs share one server.
+    """
+    name = f"linkhop_test_{_worker()}_{os.getpid()}"
 
     async def create() -> None:
         admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
@@ -89,7 +92,15 @@ def postgres_db() -> str:
         await engine.dispose()
 
     asyncio.run(upgrade())
-    return url
+    yield url
+
+    async def drop() -> None:
+        admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+    asyncio.run(drop())
 
 
 async def _truncate_postgres(url: str) -> None:

@@ -61,5 +61,9 @@ class Principal:
 def require(principal: Principal, permission: str) -> None:
     """Raise Forbidden unless the principal holds ``permission``."""
     if permission not in principal.permissions:
-        how = "API key scope" if principal.api_key_id else f"role '{principal.role}'"
-        raise Forbidden(f"this action needs the '{permission}' permission, which your {how} lacks")
+        how = (
+            f"this API key (its scopes, or its owner's role '{principal.role}')"
+            if principal.api_key_id
+            else f"your role '{principal.role}'"
+        )
+        raise Forbidden(f"this action needs the '{permission}' permission, which {how} lacks")

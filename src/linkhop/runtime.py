@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from linkhop.links.service import Invalidation, LinkPolicy
+from linkhop.ratelimit import FailureWindow
 from linkhop.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ class Runtime:
     secret_key: str
     clickhouse: ClickHouse | None = None
     invalidation_hooks: list[Callable[[Iterable[Invalidation]], None]] = field(default_factory=list)
+
+    # Failed sign-ins per email and per client address (10 per 15 minutes), per process.
+    login_failures: FailureWindow = field(
+        default_factory=lambda: FailureWindow(limit=10, window=900.0)
+    )
 
     def invalidate(self, entries: Iterable[Invalidation]) -> None:
         """Tell every cache that these links changed (called after commit)."""

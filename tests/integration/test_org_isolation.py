@@ -53,11 +53,10 @@ class Orgs:
     _members: int = field(default=0)
 
     async def b_link(self) -> str:
-        return (
-            await self.h.create_link(
-                self.bob, url=f"https://{MARKER}.example/x", title=MARKER, tags=[f"{MARKER}-tag"]
-            )
-        )["id"]
+        link = await self.h.create_link(
+            self.bob, url=f"https://{MARKER}.example/x", title=MARKER, tags=[f"{MARKER}-tag"]
+        )
+        return str(link["id"])
 
     async def b_tag(self) -> str:
         self._members += 1
@@ -105,11 +104,17 @@ def api_routes(app: FastAPI) -> Iterator[tuple[str, str, APIRoute]]:
     # Newer FastAPI keeps included routers lazily in app.routes; iter_route_contexts flattens
     # them (it is what FastAPI's OpenAPI generator walks). Older versions list APIRoutes directly.
     flatten = getattr(fastapi.routing, "iter_route_contexts", None)
-    for entry in flatten(app.routes) if flatten else app.routes:
+    entries: list[Any] = list(flatten(app.routes) if flatten else app.routes)
+    for entry in entries:
         route = getattr(entry, "original_route", entry)
         if isinstance(route, APIRoute):
             for method in sorted(entry.methods or ()):
                 yield method, str(entry.path), route
+
+
+def fill(path: str, ids: dict[str, str]) -> str:
+    """The path template with its parameters replaced by ``ids``."""
+    return PATH_PARAM.sub(lambda m: ids[m.group(1)], path)
 
 
 def body_for(route: APIRoute) -> dict[str, Any] | None:
@@ -149,7 +154,7 @@ async def test_every_object_route_is_404_across_orgs(orgs: Orgs) -> None:
     for method, path, route in routes:
         params = PATH_PARAM.findall(path)
         ids = {p: await KINDS[p].create(orgs) for p in params}
-        url = PATH_PARAM.sub(lambda m: ids[m.group(1)], path)
+        url = fill(path, ids)
         before = {
             p: await h.client.get(KINDS[p].read.format(i), headers=orgs.bob.auth)
             for p, i in ids.items()

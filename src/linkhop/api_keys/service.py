@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from linkhop.api_keys import format as key_format
 from linkhop.api_keys.models import ApiKey
 from linkhop.audit import service as audit_service
+from linkhop.auth import service as auth_service
 from linkhop.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from linkhop.ids import UserId, new_api_key_id
 from linkhop.orgs import service as orgs_service
@@ -102,6 +103,10 @@ async def authenticate_key(session: AsyncSession, *, token: str, now: datetime) 
         raise Unauthenticated("this API key was revoked")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthenticated("this API key has expired")
+    # A deactivated user is locked out of sign-in and sessions; their keys must stop too.
+    owner = (await auth_service.users_by_ids(session, user_ids=[row.user_id])).get(row.user_id)
+    if owner is None or not owner.is_active:
+        raise Unauthenticated("the owner of this API key is deactivated")
     try:
         principal = await orgs_service.principal_for(
             session,

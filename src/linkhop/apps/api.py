@@ -67,7 +67,7 @@ def create_api_app(runtime: Runtime) -> FastAPI:
         api_keys_router,
         auth_router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -8,11 +8,51 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from linkhop.errors import LinkhopError, RateLimited, Unauthenticated
 
 PROBLEM_TYPE = "urn:linkhop:problem:"
+
+
+class FieldError(BaseModel):
+    """One invalid input field."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object (``application/problem+json``)."""
+
+    type: str = Field(examples=["urn:linkhop:problem:key_taken"])
+    title: str = Field(examples=["Conflict"])
+    status: int = Field(examples=[409])
+    detail: str = Field(examples=["the key 'launch' is already taken on sho.rt"])
+    code: str = Field(description="Stable machine-readable error code.", examples=["key_taken"])
+    instance: str | None = Field(default=None, description="The request path.")
+    request_id: str | None = Field(default=None, description="Quote it to support.")
+    field: str | None = Field(default=None, description="The offending input field, if one.")
+    errors: list[FieldError] | None = Field(default=None, description="Every invalid field.")
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {"application/problem+json": {}},
+    }
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Malformed request (e.g. the body is not JSON)"),
+    401: _problem_response("Missing, malformed, unknown, expired or revoked credentials"),
+    403: _problem_response("The role or API key scope does not allow this"),
+    404: _problem_response("No such object in your organisation"),
+    413: _problem_response("Request body too large"),
+    422: _problem_response("Invalid input; `errors` names each field"),
+}
 log = structlog.get_logger()
 
 

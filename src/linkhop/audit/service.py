@@ -27,8 +27,11 @@ def record(
     else ``system`` (admin commands).
     """
     actor_type, actor_id = (
-        (principal.actor_type, principal.actor_id) if principal
-        else actor if actor else ("system", None)
+        (principal.actor_type, principal.actor_id)
+        if principal
+        else actor
+        if actor
+        else ("system", None)
     )
     session.add(
         AuditEvent(

@@ -15,10 +15,8 @@ from linkhop.auth.csrf import csrf_token
 from linkhop.auth.schemas import LoginIn, LoginOut
 from linkhop.deps import SESSION_COOKIE, NowDep, RuntimeDep, SessionDep, session_cookie
 from linkhop.errors import RateLimited, Unauthenticated
-from linkhop.ratelimit import FailureWindow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-login_failures = FailureWindow(limit=10, window=900.0)
 
 
 def _client(request: Request, trusted_hops: int) -> str:
@@ -39,22 +37,28 @@ async def login(
         f"email:{body.email.strip().lower()}",
         f"ip:{_client(request, runtime.settings.trusted_proxy_count)}",
     ]
-    wait = login_failures.retry_after(keys, time.monotonic())
+    wait = runtime.login_failures.retry_after(keys, time.monotonic())
     if wait:
         raise RateLimited(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
     try:
         user = await auth_service.authenticate(session, email=body.email, password=body.password)
     except Unauthenticated:
-        login_failures.fail(keys, time.monotonic())
+        runtime.login_failures.fail(keys, time.monotonic())
         raise
-    login_failures.reset(keys)
+    runtime.login_failures.reset(keys)
     ttl = timedelta(hours=runtime.settings.session_ttl_hours)
     row, token = await auth_service.create_session(
         session, user=user, now=now, ttl=ttl, user_agent=request.headers.get("user-agent")
     )
-    audit_service.record(session, principal=None, action="session.created",
-                         target_type="session", target_id=row.id, actor=("user", user.id),
-                         data={"ip": keys[1][3:]})
+    audit_service.record(
+        session,
+        principal=None,
+        action="session.created",
+        target_type="session",
+        target_id=row.id,
+        actor=("user", user.id),
+        data={"ip": keys[1][3:]},
+    )
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -86,9 +90,14 @@ async def logout(
             row = None
         if row is not None:
             await auth_service.revoke_session(session, session_id=row.id, now=now)
-            audit_service.record(session, principal=None, action="session.revoked",
-                                 target_type="session", target_id=row.id,
-                                 actor=("user", row.user_id))
+            audit_service.record(
+                session,
+                principal=None,
+                action="session.revoked",
+                target_type="session",
+                target_id=row.id,
+                actor=("user", row.user_id),
+            )
     out = Response(status_code=204)
     out.delete_cookie(SESSION_COOKIE, path="/")
     return out

@@ -76,8 +76,14 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
-    audit_service.record(session, principal=None, action="user.created", target_type="user",
-                         target_id=user.id, data={"email": normalized})
+    audit_service.record(
+        session,
+        principal=None,
+        action="user.created",
+        target_type="user",
+        target_id=user.id,
+        data={"email": normalized},
+    )
     return user
 
 
