@@ -98,6 +98,16 @@ class Settings(BaseSettings):
         description="MaxMind-format (.mmdb) country or city database used to locate clicks.",
     )
 
+    worker_port: int = Field(
+        default=9100,
+        ge=0,
+        le=65535,
+        description=(
+            "Port on which a standalone `linkhop worker` serves /healthz, /readyz and /metrics "
+            "(bound to `host`). 0 turns it off."
+        ),
+    )
+
     # --- links ---------------------------------------------------------------------------------
     key_length: int = Field(default=7, ge=4, le=32, description="Length of random short keys.")
     key_alphabet: str = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import structlog
 
@@ -74,6 +74,44 @@ async def run_ingestion(*, runtime: Runtime, store: AnalyticsStore, stop: asynci
             geo.close()
 
 
+async def _serve_ops(
+    settings: Settings, runtime: Runtime, store: AnalyticsStore, stop: asyncio.Event
+) -> None:
+    """/healthz, /readyz and /metrics of a standalone worker (for probes and Prometheus)."""
+    if not settings.worker_port:
+        return
+    import uvicorn  # noqa: PLC0415 — only the standalone worker serves HTTP
+
+    from linkhop.apps.bootstrap import check_database  # noqa: PLC0415
+    from linkhop.apps.ops import OpsApp  # noqa: PLC0415
+
+    async def clickhouse() -> None:
+        if not await store.ch.aping():
+            raise OSError("ClickHouse did not answer a ping")
+
+    app = OpsApp({"database": lambda: check_database(runtime), "clickhouse": clickhouse})
+
+    class _OpsServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the worker's loop owns SIGTERM/SIGINT and stops this server itself
+
+    server = _OpsServer(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.worker_port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await serving
+
+
 def run_worker_process(settings: Settings) -> None:
     """``linkhop worker``: ingest clicks until SIGTERM/SIGINT."""
     configure_logging(level=settings.log_level, fmt=settings.log_format)
@@ -86,10 +124,17 @@ def run_worker_process(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        log.info("worker_started", spool=str(settings.resolved_spool_dir))
+        ops = asyncio.create_task(_serve_ops(settings, runtime, store, stop))
+        log.info(
+            "worker_started",
+            spool=str(settings.resolved_spool_dir),
+            ops_port=settings.worker_port or None,
+        )
         try:
             await run_ingestion(runtime=runtime, store=store, stop=stop)
         finally:
+            stop.set()
+            await ops
             store.close()
             await runtime.engine.dispose()
             log.info("worker_stopped")
