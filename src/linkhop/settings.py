@@ -131,6 +131,38 @@ class Settings(BaseSettings):
         description="Keys nobody may claim, on top of the built-in list (api, app, docs, …).",
     )
 
+    # --- Redis (scale-out) ---
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis for the scale-out deployment: the shared short-key cache and the "
+            "invalidation channel between replicas (`redis://[:password@]host:6379/0`). "
+            "Unset: each process caches on its own and edits reach other processes within "
+            "`cache_ttl_seconds`."
+        ),
+    )
+    redis_cache_ttl_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description=(
+            "How long a link stays in the Redis cache: how long it keeps redirecting while the "
+            "database is down, and the staleness bound if an invalidation were lost."
+        ),
+    )
+    redis_negative_cache_ttl_seconds: float = Field(
+        default=5.0, gt=0, description="How long Redis remembers that a key does not exist."
+    )
+    redis_cache_timeout_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        description="Socket timeout of cache calls; past it the redirect asks the database.",
+    )
+    redis_cache_retry_after_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="After a Redis error, how long the redirect skips Redis (circuit breaker).",
+    )
+
     # --- redirects and cache -------------------------------------------------------------------
     cache_size: int = Field(
         default=100_000, ge=0, description="Entries in the in-process short-key cache (LRU)."

@@ -32,6 +32,7 @@ class Server:
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    command: str = "serve"
 
     @property
     def base(self) -> str:
@@ -55,21 +56,21 @@ class Server:
 
     def start(self, *, timeout: float = 60.0) -> None:
         """Launch and wait until /readyz answers 200."""
-        log = (self.data_dir.parent / f"serve-{self.port}.log").open("ab")
+        log = (self.data_dir.parent / f"{self.command}-{self.port}.log").open("ab")
         self.process = subprocess.Popen(
-            [*LINKHOP, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [*LINKHOP, self.command], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"linkhop serve exited with {self.process.returncode}")
+                raise RuntimeError(f"linkhop {self.command} exited: {self.process.returncode}")
             try:
                 if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise TimeoutError("linkhop serve did not become ready")
+        raise TimeoutError(f"linkhop {self.command} did not become ready")
 
     def kill(self) -> None:
         """SIGKILL: no graceful shutdown, no flush."""

@@ -7,7 +7,7 @@ the click (non-blocking; the embedded queue appends to a local spool before we a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
@@ -20,6 +20,7 @@ from linkhop.asgi import ASGIApp, Receive, Scope, Send, pick_client_ip, read_bod
 from linkhop.auth.passwords import verify_password_async
 from linkhop.cache.loader import CachedLoader
 from linkhop.cache.lru import MISSING, TTLCache
+from linkhop.cache.redis_tier import RedisTier
 from linkhop.ids import uuid7
 from linkhop.ingest.schemas import RawClick, encode_click
 from linkhop.links.keys import normalize_key
@@ -103,6 +104,7 @@ class RedirectApp:
         secret_key: str,
         other: ASGIApp | None = None,
         spooled: bool = True,
+        link_tier: RedisTier[LinkRecord] | None = None,
     ) -> None:
         self.settings = settings
         self.publisher = publisher
@@ -110,8 +112,14 @@ class RedirectApp:
         self.other = other
         self.default_rule = DomainRule(settings.default_domain, settings.keys_case_sensitive)
         self.short_domains = settings.short_domains
+
+        def load(k: tuple[str, str]) -> Awaitable[LinkRecord | None]:
+            if link_tier is None:
+                return load_link(sessionmaker, k[0], k[1])
+            return link_tier.get_or_load(k, lambda: load_link(sessionmaker, k[0], k[1]))
+
         self.links: CachedLoader[tuple[str, str], LinkRecord] = CachedLoader(
-            lambda k: load_link(sessionmaker, k[0], k[1]),
+            load,
             cache=TTLCache(
                 maxsize=max(settings.cache_size, 1),
                 ttl=settings.cache_ttl_seconds,
@@ -133,6 +141,16 @@ class RedirectApp:
         """Drop changed links from the cache (called after the API commits)."""
         for entry in entries:
             self.links.invalidate((entry.domain, entry.key_lookup))
+
+    def on_invalidation(self, identities: list[tuple[str, ...]] | None) -> None:
+        """Pub/sub callback: drop these links, or everything (None: messages may be missed)."""
+        if identities is None:
+            self.links.clear()
+            self.domains.clear()
+            return
+        for identity in identities:
+            if len(identity) == 2:
+                self.links.invalidate((identity[0], identity[1]))
 
     async def _rule_for(self, host: str) -> DomainRule:
         if not host or host in self.short_domains:

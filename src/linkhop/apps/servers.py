@@ -18,16 +18,20 @@ from dataclasses import dataclass, field
 
 import structlog
 import uvicorn
+from redis.asyncio import Redis
 
 from linkhop.apps.analytics_store import AnalyticsStore, open_analytics
 from linkhop.apps.bootstrap import build_runtime, check_database, prepare_database
 from linkhop.apps.ops import OPS_PATHS, Check, OpsApp
 from linkhop.apps.redirect import RedirectApp
 from linkhop.asgi import ASGIApp, Receive, Scope, Send
+from linkhop.cache.invalidation import InvalidationBus
+from linkhop.cache.redis_tier import RedisTier
 from linkhop.db.engine import make_sessionmaker, read_only
 from linkhop.errors import LinkhopError
 from linkhop.logging import configure_logging
 from linkhop.queue.local import SpoolPublisher
+from linkhop.redirects.decision import LinkRecord
 from linkhop.runtime import Runtime
 from linkhop.settings import Settings
 
@@ -84,6 +88,8 @@ class Process:
     publisher: SpoolPublisher | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    cache_redis: Redis | None = None
+    invalidation: InvalidationBus | None = None
 
     async def close(self) -> None:
         """Stop background work (the worker drains), flush clicks, release stores."""
@@ -91,6 +97,10 @@ class Process:
         for task in self.background:
             with contextlib.suppress(Exception):
                 await task
+        if self.invalidation is not None:
+            await self.invalidation.aclose(grace=2.0)
+        if self.cache_redis is not None:
+            await self.cache_redis.aclose()
         if self.publisher is not None:
             await self.publisher.close()
         if self.store is not None:
@@ -128,6 +138,18 @@ async def _start(settings: Settings, *, api: bool, redirect: bool, worker: bool)
         runtime.clickhouse = store.ch
         process.store = store
         process.checks["clickhouse"] = lambda: _ping(store)
+    if settings.redis_url and (api or redirect):
+        from linkhop.cache.invalidation import InvalidationBus  # noqa: PLC0415 — Redis only
+        from linkhop.cache.redis_keys import cache_client  # noqa: PLC0415
+
+        process.cache_redis = cache_client(
+            settings.redis_url, timeout=settings.redis_cache_timeout_seconds
+        )
+        process.invalidation = bus = InvalidationBus(process.cache_redis)
+        if api:  # the API's after-commit hook: drop the key in Redis and tell every replica
+            runtime.invalidation_hooks.append(
+                lambda entries: bus.publish_nowait((e.domain, e.key_lookup) for e in entries)
+            )
     if redirect:
         process.publisher = SpoolPublisher(settings.resolved_spool_dir)
         process.checks["click_spool"] = lambda: _spool_writable(settings)
@@ -146,6 +168,22 @@ async def _start(settings: Settings, *, api: bool, redirect: bool, worker: bool)
     return process
 
 
+def _link_tier(process: Process) -> RedisTier[LinkRecord] | None:
+    if process.cache_redis is None:
+        return None
+    from linkhop.cache.breaker import CircuitBreaker  # noqa: PLC0415 — Redis only
+    from linkhop.cache.codec import RecordCodec  # noqa: PLC0415
+
+    s = process.runtime.settings
+    return RedisTier(
+        process.cache_redis,
+        codec=RecordCodec(LinkRecord),
+        ttl=s.redis_cache_ttl_seconds,
+        negative_ttl=s.redis_negative_cache_ttl_seconds,
+        breaker=CircuitBreaker(cooldown=s.redis_cache_retry_after_seconds),
+    )
+
+
 def build_app(process: Process, *, api: bool, redirect: bool) -> ASGIApp:
     """The ASGI app for a started process."""
     runtime = process.runtime
@@ -162,8 +200,15 @@ def build_app(process: Process, *, api: bool, redirect: bool) -> ASGIApp:
             sessionmaker=make_sessionmaker(read_only(runtime.engine)),
             publisher=process.publisher,
             secret_key=runtime.secret_key,
+            link_tier=_link_tier(process),
         )
-        runtime.invalidation_hooks.append(redirect_app.invalidate)
+        runtime.invalidation_hooks.append(redirect_app.invalidate)  # this process, at once
+        if process.invalidation is not None:
+            process.background.append(
+                asyncio.create_task(
+                    process.invalidation.listen(redirect_app.on_invalidation, stop=process.stop)
+                )
+            )
     return Dispatcher(ops=OpsApp(process.checks), api=api_app, redirect=redirect_app)
 
 

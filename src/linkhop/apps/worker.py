@@ -11,6 +11,7 @@ import structlog
 
 from linkhop.apps.analytics_store import AnalyticsStore, open_analytics
 from linkhop.apps.bootstrap import build_runtime, prepare_database
+from linkhop.cache.invalidation import InvalidationBus
 from linkhop.db.engine import unit_of_work
 from linkhop.ingest.geo import GeoReader
 from linkhop.ingest.service import LinkCount
@@ -35,9 +36,11 @@ class SqlCounterSink:
     async def apply(self, *, token: str, counts: Mapping[str, LinkCount]) -> None:
         """Apply unless the token was seen (the token row commits with the counters)."""
         async with unit_of_work(self.runtime.sessionmaker) as session:
-            await links_service.apply_click_counts(
+            stale = await links_service.apply_click_counts(
                 session, token=token, counts={k: (v.clicks, v.last_ts) for k, v in counts.items()}
             )
+        if stale:  # links with a click limit: caches must see the new count
+            self.runtime.invalidate(stale)
 
 
 async def report_lag(consumer: SpoolConsumer, stop: asyncio.Event) -> None:
@@ -112,6 +115,21 @@ async def _serve_ops(
     await serving
 
 
+def _invalidation_bus(settings: Settings, runtime: Runtime) -> InvalidationBus | None:
+    """With Redis, counter changes of click-limited links reach every redirect replica."""
+    if not settings.redis_url:
+        return None
+    from linkhop.cache.redis_keys import cache_client  # noqa: PLC0415 — Redis only
+
+    bus = InvalidationBus(
+        cache_client(settings.redis_url, timeout=settings.redis_cache_timeout_seconds)
+    )
+    runtime.invalidation_hooks.append(
+        lambda entries: bus.publish_nowait((e.domain, e.key_lookup) for e in entries)
+    )
+    return bus
+
+
 def run_worker_process(settings: Settings) -> None:
     """``linkhop worker``: ingest clicks until SIGTERM/SIGINT."""
     configure_logging(level=settings.log_level, fmt=settings.log_format)
@@ -120,6 +138,7 @@ def run_worker_process(settings: Settings) -> None:
         runtime = build_runtime(settings)
         await prepare_database(runtime, apply_migrations=settings.auto_migrate)
         store = await open_analytics(settings)
+        bus = _invalidation_bus(settings, runtime)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -135,6 +154,8 @@ def run_worker_process(settings: Settings) -> None:
         finally:
             stop.set()
             await ops
+            if bus is not None:
+                await bus.aclose(grace=2.0)
             store.close()
             await runtime.engine.dispose()
             log.info("worker_stopped")

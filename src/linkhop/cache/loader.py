@@ -45,6 +45,11 @@ class CachedLoader(Generic[K, V]):
         # shield: one waiter being cancelled must not cancel the load the others are awaiting.
         return await asyncio.shield(task)
 
+    def clear(self) -> None:
+        """Forget everything; loads already running will not store their results."""
+        self.cache.clear()
+        self._inflight.clear()
+
     def invalidate(self, key: K) -> None:
         """Forget ``key``; a load already running for it will not store its (stale) result."""
         self.cache.invalidate(key)

@@ -381,11 +381,12 @@ async def delete_link(session: AsyncSession, *, principal: Principal, link_id: s
 
 async def apply_click_counts(
     session: AsyncSession, *, token: str, counts: Mapping[str, tuple[int, datetime]]
-) -> bool:
+) -> list[Invalidation] | None:
     """Add a click batch to the per-link counters once; False when ``token`` was applied before.
 
     The token row and the counter updates commit together, so a replayed batch (worker crash
-    between insert and ack) never counts twice.
+    between insert and ack) never counts twice. Returns the cache entries of links with a click
+    limit (their cached counter is now stale), or None when the batch was applied before.
     """
     # A replay comes within minutes of the first attempt; a week of tokens is ample.
     await session.execute(
@@ -396,7 +397,7 @@ async def apply_click_counts(
             session.add(ClickCounterBatch(token=token, clicks=sum(n for n, _ in counts.values())))
             await session.flush()
     except IntegrityError:
-        return False
+        return None
     for link_id, (n, last) in counts.items():
         if n <= 0:
             continue
@@ -407,4 +408,7 @@ async def apply_click_counts(
             .where((Link.last_clicked_at.is_(None)) | (Link.last_clicked_at < last))
             .values(last_clicked_at=last)
         )
-    return True
+    limited = select(Link.domain, Link.key_lookup).where(
+        Link.id.in_(list(counts)), Link.max_clicks.is_not(None)
+    )
+    return [Invalidation(d, k) for d, k in (await session.execute(limited)).all()]
