@@ -163,6 +163,49 @@ class Settings(BaseSettings):
         description="After a Redis error, how long the redirect skips Redis (circuit breaker).",
     )
 
+    click_stream: str = Field(
+        default="linkhop:{clicks}",
+        description=(
+            "Redis stream that carries clicks from redirect to worker when `redis_url` is set "
+            "(the braces are a Redis Cluster hash tag shared with the dead-letter stream)."
+        ),
+    )
+    click_stream_dlq: str = Field(
+        default="linkhop:{clicks}:dlq",
+        description="Stream that receives malformed click entries and entries that keep failing.",
+    )
+    click_stream_group: str = Field(
+        default="linkhop-workers", description="Consumer group every worker joins."
+    )
+    click_stream_consumer_name: str | None = Field(
+        default=None,
+        description=(
+            "This worker's name in the group; must be unique among live workers. Default: "
+            "`<hostname>-<pid>`. A stable name (e.g. a StatefulSet pod name) lets a restarted "
+            "worker replay its unfinished batch at once instead of after the claim delay."
+        ),
+    )
+    click_stream_flush_interval_seconds: float = Field(
+        default=0.005,
+        gt=0,
+        description=(
+            "How often a redirect process sends its buffered clicks as one packed XADD. A "
+            "`kill -9` of the redirect loses at most this much of clicks (the price of "
+            "throughput; the embedded spool loses none)."
+        ),
+    )
+    click_stream_claim_idle_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How long a dead worker's batch waits before another worker claims it. Must exceed "
+            "the longest batch plus the worker's retry backoff (30 s)."
+        ),
+    )
+    click_stream_max_deliveries: int = Field(
+        default=5, ge=1, description="Pick-ups before an entry goes to the dead-letter stream."
+    )
+
     # --- redirects and cache -------------------------------------------------------------------
     cache_size: int = Field(
         default=100_000, ge=0, description="Entries in the in-process short-key cache (LRU)."

@@ -12,37 +12,64 @@ import httpx
 import pytest
 
 from tests.conftest import unavailable
-from tests.e2e.server import Server, free_port
+from tests.e2e.server import LINKHOP, Server, free_port
 
 pytestmark = pytest.mark.slow
+CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A private Redis on a free port (no persistence needed for the cache)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        unavailable("redis-server is not installed")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
+class RedisServer:
+    """A private redis-server on a free port, with AOF (as production must run it)."""
+
+    def __init__(self, directory: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            unavailable("redis-server is not installed")
+        self.port = str(free_port())
+        self.argv = [
             str(binary),
             "--port",
-            str(port),
+            self.port,
             "--bind",
             "127.0.0.1",
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "always",
             "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.kill()
-    proc.wait()
+            str(directory),
+        ]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL)
+        assert _eventually(self._pings)
+
+    def _pings(self) -> bool:
+        done = subprocess.run(
+            ["redis-cli", "-p", self.port, "ping"], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() == "PONG"
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.kill()
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -54,7 +81,8 @@ def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
     return False
 
 
-def test_edits_reach_every_replica_through_redis(tmp_path: Path, redis_url: str) -> None:
+def test_edits_reach_every_replica_through_redis(tmp_path: Path, redis: RedisServer) -> None:
+    redis_url = redis.url
     data = tmp_path / "data"
     # In-process caches that would hold stale answers for 5 minutes: only pub/sub can help.
     env = {
@@ -124,6 +152,94 @@ def test_edits_reach_every_replica_through_redis(tmp_path: Path, redis_url: str)
         httpx.delete(f"{api.base}/api/v1/links/{link_id}", headers=auth).raise_for_status()
         for replica in replicas:
             assert _eventually(lambda r=replica: status(r, "/late").status_code == 404)
+        for server in servers:
+            assert server.stop() == 0
+    finally:
+        for server in servers:
+            if server.process is not None and server.process.poll() is None:
+                server.kill()
+
+
+def test_clicks_flow_through_the_stream_and_survive_a_redis_outage(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    data = tmp_path / "data"
+    env = {
+        "LINKHOP_REDIS_URL": redis.url,
+        "LINKHOP_DEFAULT_DOMAIN": "sho.rt",
+        "LINKHOP_INGEST_INTERVAL_SECONDS": "0.2",
+    }
+    api = Server(data_dir=data, command="api", extra_env=env)
+    redirect = Server(data_dir=data, command="redirect", extra_env=env)
+    # chDB allows one process per folder: the worker writes its own analytics store; the
+    # per-link counters it maintains live in the shared database and show in the API.
+    worker_env = {
+        **env,
+        "LINKHOP_CLICKHOUSE_URL": f"chdb://{tmp_path / 'worker-ch'}",
+        "LINKHOP_WORKER_PORT": str(free_port()),
+    }
+    worker = Server(data_dir=data, command="worker", extra_env=worker_env)
+    servers = [api, redirect]
+    try:
+        api.start()
+        redirect.start()
+        worker.process = subprocess.Popen(
+            [*LINKHOP, "worker"],
+            env=worker.env,
+            stdout=(tmp_path / "worker.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        servers.append(worker)
+        api.cli(
+            "users",
+            "create",
+            "--email",
+            "ada@example.com",
+            "--password",
+            "correct horse battery",
+            "--org",
+            "Acme",
+        )
+        key = (
+            api.cli(
+                "keys",
+                "create",
+                "--email",
+                "ada@example.com",
+                "--org",
+                "Acme",
+                "--scopes",
+                "links:read,links:write",
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        auth = {"Authorization": f"Bearer {key}"}
+        link = httpx.post(
+            f"{api.base}/api/v1/links",
+            headers=auth,
+            json={"url": "https://example.com/", "key": "flow"},
+        ).json()
+
+        def click(n: int) -> None:
+            for _ in range(n):
+                r = httpx.get(
+                    f"{redirect.base}/flow", headers={"host": "sho.rt", "user-agent": CHROME}
+                )
+                assert r.status_code == 302
+
+        def counted() -> int:
+            got = httpx.get(f"{api.base}/api/v1/links/{link['id']}", headers=auth)
+            return int(got.json()["clicks"])
+
+        click(20)
+        assert _eventually(lambda: counted() == 20, timeout=60)
+        redis.kill()  # the redirect keeps answering and spools the clicks
+        click(15)
+        redis.start()  # same AOF folder: the stream and the group come back
+        assert _eventually(lambda: counted() == 35, timeout=60), counted()
+        time.sleep(1.0)
+        assert counted() == 35  # and nothing twice
         for server in servers:
             assert server.stop() == 0
     finally:

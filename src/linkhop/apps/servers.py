@@ -30,6 +30,7 @@ from linkhop.cache.redis_tier import RedisTier
 from linkhop.db.engine import make_sessionmaker, read_only
 from linkhop.errors import LinkhopError
 from linkhop.logging import configure_logging
+from linkhop.queue.base import ClickPublisher
 from linkhop.queue.local import SpoolPublisher
 from linkhop.redirects.decision import LinkRecord
 from linkhop.runtime import Runtime
@@ -85,7 +86,8 @@ class Process:
     runtime: Runtime
     checks: dict[str, Check] = field(default_factory=dict)
     store: AnalyticsStore | None = None
-    publisher: SpoolPublisher | None = None
+    publisher: ClickPublisher | None = None
+    spool: SpoolPublisher | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     cache_redis: Redis | None = None
@@ -103,6 +105,8 @@ class Process:
             await self.cache_redis.aclose()
         if self.publisher is not None:
             await self.publisher.close()
+        if self.spool is not None and self.spool is not self.publisher:
+            await self.spool.close()
         if self.store is not None:
             self.store.close()
         await self.runtime.engine.dispose()
@@ -112,6 +116,24 @@ async def _spool_writable(settings: Settings) -> None:
     path = settings.resolved_spool_dir
     if not os.access(path, os.W_OK):
         raise OSError(f"click spool {path} is not writable")
+
+
+async def _stream_publisher(settings: Settings, spool: SpoolPublisher) -> ClickPublisher:
+    """Clicks to the Redis stream in packed entries; to the local spool while Redis is down."""
+    from linkhop.queue.redis_streams import (  # noqa: PLC0415 — Redis only
+        RedisStreamPublisher,
+        stream_client,
+    )
+
+    assert settings.redis_url is not None
+    publisher = RedisStreamPublisher(
+        stream_client(settings.redis_url),
+        stream=settings.click_stream,
+        spool=spool,
+        flush_interval=settings.click_stream_flush_interval_seconds,
+    )
+    await publisher.start()
+    return publisher
 
 
 async def _ping(store: AnalyticsStore) -> None:
@@ -151,11 +173,15 @@ async def _start(settings: Settings, *, api: bool, redirect: bool, worker: bool)
                 lambda entries: bus.publish_nowait((e.domain, e.key_lookup) for e in entries)
             )
     if redirect:
-        process.publisher = SpoolPublisher(settings.resolved_spool_dir)
+        process.spool = SpoolPublisher(settings.resolved_spool_dir)
         process.checks["click_spool"] = lambda: _spool_writable(settings)
-        process.background.append(
-            asyncio.create_task(_periodic_flush(process.publisher, process.stop))
-        )
+        if settings.redis_url:
+            process.publisher = await _stream_publisher(settings, process.spool)
+        else:
+            process.publisher = process.spool
+            process.background.append(
+                asyncio.create_task(_periodic_flush(process.spool, process.stop))
+            )
     if worker:
         from linkhop.apps.worker import run_ingestion  # noqa: PLC0415 — not in redirect-only
 
@@ -201,6 +227,7 @@ def build_app(process: Process, *, api: bool, redirect: bool) -> ASGIApp:
             publisher=process.publisher,
             secret_key=runtime.secret_key,
             link_tier=_link_tier(process),
+            spooled=process.publisher is process.spool,
         )
         runtime.invalidation_hooks.append(redirect_app.invalidate)  # this process, at once
         if process.invalidation is not None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 from collections.abc import Iterator, Mapping
 
 import structlog
@@ -20,6 +22,7 @@ from linkhop.ingest.tasks import run_worker
 from linkhop.links import service as links_service
 from linkhop.logging import configure_logging
 from linkhop.metrics import QUEUE_LAG
+from linkhop.queue.base import ClickConsumer
 from linkhop.queue.local import SpoolConsumer
 from linkhop.runtime import Runtime
 from linkhop.settings import Settings
@@ -43,7 +46,40 @@ class SqlCounterSink:
             self.runtime.invalidate(stale)
 
 
-async def report_lag(consumer: SpoolConsumer, stop: asyncio.Event) -> None:
+async def _consumer(settings: Settings) -> ClickConsumer:
+    """The Redis Streams consumer group with ``redis_url``, else the local spool."""
+    if not settings.redis_url:
+        return SpoolConsumer(settings.resolved_spool_dir)
+    from linkhop.queue.redis_streams import (  # noqa: PLC0415 — Redis only
+        RedisStreamConsumer,
+        stream_client,
+    )
+
+    name = settings.click_stream_consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+    consumer = RedisStreamConsumer(
+        stream_client(settings.redis_url),
+        stream=settings.click_stream,
+        group=settings.click_stream_group,
+        consumer_name=name,
+        dlq_stream=settings.click_stream_dlq,
+        claim_idle=settings.click_stream_claim_idle_seconds,
+        max_deliveries=settings.click_stream_max_deliveries,
+    )
+    await consumer.ensure_group()
+    return consumer
+
+
+async def _trim_stream(consumer: ClickConsumer, stop: asyncio.Event) -> None:
+    """Trim the stream below the group's lowest pending entry once a minute (never past it)."""
+    trim = getattr(consumer, "trim", None)
+    while trim is not None and not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 60.0)
+        with contextlib.suppress(Exception):
+            await trim()
+
+
+async def report_lag(consumer: ClickConsumer, stop: asyncio.Event) -> None:
     """Keep the queue-lag gauge current."""
     while not stop.is_set():
         with contextlib.suppress(Exception):
@@ -55,9 +91,10 @@ async def report_lag(consumer: SpoolConsumer, stop: asyncio.Event) -> None:
 async def run_ingestion(*, runtime: Runtime, store: AnalyticsStore, stop: asyncio.Event) -> None:
     """Run the ingestion loop until ``stop``, then drain within the shutdown grace."""
     settings = runtime.settings
-    consumer = SpoolConsumer(settings.resolved_spool_dir)
+    consumer = await _consumer(settings)
     geo = GeoReader(settings.geoip_db) if settings.geoip_db else None
     lag_task = asyncio.create_task(report_lag(consumer, stop))
+    trim_task = asyncio.create_task(_trim_stream(consumer, stop))
     try:
         await run_worker(
             stop=stop,
@@ -72,6 +109,7 @@ async def run_ingestion(*, runtime: Runtime, store: AnalyticsStore, stop: asynci
         )
     finally:
         await lag_task
+        await trim_task
         await consumer.close()
         if geo is not None:
             geo.close()
