@@ -246,3 +246,94 @@ def test_clicks_flow_through_the_stream_and_survive_a_redis_outage(
         for server in servers:
             if server.process is not None and server.process.poll() is None:
                 server.kill()
+
+
+def test_clickhouse_outage_delays_analytics_but_loses_nothing(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    """api, redirect and worker share ClickHouse (the chDB-backed HTTP shim) and Redis."""
+    from tests.chshim.launcher import running_shim
+
+    store, port = tmp_path / "clickhouse", free_port()
+    data = tmp_path / "data"
+    env = {
+        "LINKHOP_REDIS_URL": redis.url,
+        "LINKHOP_DEFAULT_DOMAIN": "sho.rt",
+        "LINKHOP_CLICKHOUSE_URL": f"http://127.0.0.1:{port}/",
+        "LINKHOP_INGEST_INTERVAL_SECONDS": "0.2",
+    }
+    api = Server(data_dir=data, command="api", extra_env=env)
+    redirect = Server(data_dir=data, command="redirect", extra_env=env)
+    worker = Server(
+        data_dir=data, command="worker", extra_env={**env, "LINKHOP_WORKER_PORT": str(free_port())}
+    )
+    servers: list[Server] = []
+    try:
+        with running_shim(store, port=port):
+            for server in (api, redirect):
+                server.start()
+                servers.append(server)
+            worker.process = subprocess.Popen(
+                [*LINKHOP, "worker"],
+                env=worker.env,
+                stdout=(tmp_path / "worker.log").open("ab"),
+                stderr=subprocess.STDOUT,
+            )
+            servers.append(worker)
+            api.cli(
+                "users",
+                "create",
+                "--email",
+                "ada@example.com",
+                "--password",
+                "correct horse battery",
+                "--org",
+                "Acme",
+            )
+            key = (
+                api.cli(
+                    "keys",
+                    "create",
+                    "--email",
+                    "ada@example.com",
+                    "--org",
+                    "Acme",
+                    "--scopes",
+                    "links:read,links:write,analytics:read",
+                )
+                .strip()
+                .splitlines()[-1]
+            )
+            auth = {"Authorization": f"Bearer {key}"}
+            httpx.post(
+                f"{api.base}/api/v1/links",
+                headers=auth,
+                json={"url": "https://example.com/", "key": "ch"},
+            ).raise_for_status()
+
+            def click(n: int) -> None:
+                for _ in range(n):
+                    r = httpx.get(
+                        f"{redirect.base}/ch", headers={"host": "sho.rt", "user-agent": CHROME}
+                    )
+                    assert r.status_code == 302
+
+            def analytics_clicks() -> int:
+                r = httpx.get(f"{api.base}/api/v1/analytics", headers=auth)
+                return int(r.json()["clicks"]) if r.status_code == 200 else -1
+
+            click(10)
+            assert _eventually(lambda: analytics_clicks() == 10, timeout=60)
+        # ClickHouse is down: redirects are unaffected, clicks wait in the stream.
+        click(25)
+        assert httpx.get(f"{api.base}/api/v1/analytics", headers=auth).status_code == 503
+        with running_shim(store, port=port):
+            assert _eventually(lambda: analytics_clicks() == 35, timeout=90), analytics_clicks()
+            time.sleep(1.0)
+            assert analytics_clicks() == 35
+            for server in servers:
+                assert server.stop() == 0
+    finally:
+        for server in servers:
+            if server.process is not None and server.process.poll() is None:
+                server.kill()
