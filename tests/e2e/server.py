@@ -99,3 +99,31 @@ class Server:
         if done.returncode != 0:
             raise AssertionError(f"linkhop {' '.join(args)} failed: {done.stderr}")
         return done.stdout
+
+    def start_detached(self, log: Path) -> None:
+        """Launch without waiting for an HTTP port (the worker has only its ops port)."""
+        self.process = subprocess.Popen(
+            [*LINKHOP, self.command], env=self.env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        )
+
+    def create_account(self, scopes: str) -> dict[str, str]:
+        """A user in org Acme and an API key with ``scopes``; returns the auth header."""
+        self.cli(
+            "users",
+            "create",
+            "--email",
+            "ada@example.com",
+            "--password",
+            "correct horse battery",
+            "--org",
+            "Acme",
+        )
+        key = (
+            self.cli(
+                "keys", "create", "--email", "ada@example.com", "--org", "Acme", "--scopes", scopes
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        assert key.startswith("lnk_live_"), key
+        return {"Authorization": f"Bearer {key}"}

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from tests.conftest import unavailable
-from tests.e2e.server import LINKHOP, Server, free_port
+from tests.e2e.server import Server, free_port
 
 pytestmark = pytest.mark.slow
+SCOPES = "links:read,links:write,analytics:read"
 CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36"
@@ -98,31 +99,7 @@ def test_edits_reach_every_replica_through_redis(tmp_path: Path, redis: RedisSer
         api.start()
         for replica in replicas:
             replica.start()
-        api.cli(
-            "users",
-            "create",
-            "--email",
-            "ada@example.com",
-            "--password",
-            "correct horse battery",
-            "--org",
-            "Acme",
-        )
-        key = (
-            api.cli(
-                "keys",
-                "create",
-                "--email",
-                "ada@example.com",
-                "--org",
-                "Acme",
-                "--scopes",
-                "links:read,links:write",
-            )
-            .strip()
-            .splitlines()[-1]
-        )
-        auth = {"Authorization": f"Bearer {key}"}
+        auth = api.create_account(SCOPES)
 
         def status(replica: Server, path: str) -> httpx.Response:
             return httpx.get(f"{replica.base}{path}", headers={"host": "sho.rt"})
@@ -183,38 +160,9 @@ def test_clicks_flow_through_the_stream_and_survive_a_redis_outage(
     try:
         api.start()
         redirect.start()
-        worker.process = subprocess.Popen(
-            [*LINKHOP, "worker"],
-            env=worker.env,
-            stdout=(tmp_path / "worker.log").open("ab"),
-            stderr=subprocess.STDOUT,
-        )
+        worker.start_detached(tmp_path / "worker.log")
         servers.append(worker)
-        api.cli(
-            "users",
-            "create",
-            "--email",
-            "ada@example.com",
-            "--password",
-            "correct horse battery",
-            "--org",
-            "Acme",
-        )
-        key = (
-            api.cli(
-                "keys",
-                "create",
-                "--email",
-                "ada@example.com",
-                "--org",
-                "Acme",
-                "--scopes",
-                "links:read,links:write",
-            )
-            .strip()
-            .splitlines()[-1]
-        )
-        auth = {"Authorization": f"Bearer {key}"}
+        auth = api.create_account(SCOPES)
         link = httpx.post(
             f"{api.base}/api/v1/links",
             headers=auth,
@@ -273,38 +221,9 @@ def test_clickhouse_outage_delays_analytics_but_loses_nothing(
             for server in (api, redirect):
                 server.start()
                 servers.append(server)
-            worker.process = subprocess.Popen(
-                [*LINKHOP, "worker"],
-                env=worker.env,
-                stdout=(tmp_path / "worker.log").open("ab"),
-                stderr=subprocess.STDOUT,
-            )
+            worker.start_detached(tmp_path / "worker.log")
             servers.append(worker)
-            api.cli(
-                "users",
-                "create",
-                "--email",
-                "ada@example.com",
-                "--password",
-                "correct horse battery",
-                "--org",
-                "Acme",
-            )
-            key = (
-                api.cli(
-                    "keys",
-                    "create",
-                    "--email",
-                    "ada@example.com",
-                    "--org",
-                    "Acme",
-                    "--scopes",
-                    "links:read,links:write,analytics:read",
-                )
-                .strip()
-                .splitlines()[-1]
-            )
-            auth = {"Authorization": f"Bearer {key}"}
+            auth = api.create_account(SCOPES)
             httpx.post(
                 f"{api.base}/api/v1/links",
                 headers=auth,

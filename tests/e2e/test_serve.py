@@ -26,61 +26,28 @@ def server(tmp_path: Path) -> Iterator[Server]:
         srv.kill()
 
 
-def _wait_for_clicks(srv: Server, key: str, expected: int, timeout: float = 30.0) -> int:
+def _wait_for_clicks(
+    srv: Server, auth: dict[str, str], expected: int, timeout: float = 30.0
+) -> int:
     deadline = time.monotonic() + timeout
     clicks = -1
     while time.monotonic() < deadline:
         r = httpx.get(
             f"{srv.base}/api/v1/analytics",
             params={"group_by": "count"},
-            headers={"Authorization": f"Bearer {key}"},
+            headers=auth,
         )
         clicks = r.json()["clicks"]
         if clicks >= expected:
             time.sleep(1.0)  # anything still arriving would be a duplicate: look again
-            return int(
-                httpx.get(
-                    f"{srv.base}/api/v1/analytics", headers={"Authorization": f"Bearer {key}"}
-                ).json()["clicks"]
-            )
+            return int(httpx.get(f"{srv.base}/api/v1/analytics", headers=auth).json()["clicks"])
         time.sleep(0.2)
     return clicks
 
 
-def _setup_account(srv: Server) -> str:
-    out = srv.cli(
-        "users",
-        "create",
-        "--email",
-        "ada@example.com",
-        "--password",
-        "correct horse battery",
-        "--org",
-        "Acme",
-    )
-    assert "created org" in out
-    key = (
-        srv.cli(
-            "keys",
-            "create",
-            "--email",
-            "ada@example.com",
-            "--org",
-            "Acme",
-            "--scopes",
-            "links:read,links:write,analytics:read",
-        )
-        .strip()
-        .splitlines()[-1]
-    )
-    assert key.startswith("lnk_live_")
-    return key
-
-
 def test_newcomer_flow(server: Server) -> None:
     server.start()
-    key = _setup_account(server)
-    auth = {"Authorization": f"Bearer {key}"}
+    auth = server.create_account("links:read,links:write,analytics:read")
     docs = httpx.get(f"{server.base}/api/v1/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert httpx.get(f"{server.base}/api/v1/openapi.json").json()["info"]["title"]
@@ -93,7 +60,7 @@ def test_newcomer_flow(server: Server) -> None:
     with httpx.Client(follow_redirects=False) as client:
         hop = client.get(short_url, headers={"user-agent": CHROME})
     assert hop.status_code == 302 and hop.headers["location"] == "https://example.com/welcome"
-    assert _wait_for_clicks(server, key, 1) == 1
+    assert _wait_for_clicks(server, auth, 1) == 1
     listed = server.cli("links", "list")
     assert "example.com/welcome" in listed
     cli_link = server.cli("links", "create", "https://example.com/cli", "--key", "from-cli")
@@ -107,8 +74,7 @@ def test_newcomer_flow(server: Server) -> None:
 def test_kill_9_loses_no_accepted_click_and_counts_none_twice(server: Server) -> None:
     """Crash right after redirects; after a restart every accepted click is counted once."""
     server.start()
-    key = _setup_account(server)
-    auth = {"Authorization": f"Bearer {key}"}
+    auth = server.create_account("links:read,links:write,analytics:read")
     link = httpx.post(
         f"{server.base}/api/v1/links",
         headers=auth,
@@ -125,7 +91,7 @@ def test_kill_9_loses_no_accepted_click_and_counts_none_twice(server: Server) ->
     server.kill()  # no flush, no drain: the worker may be mid-batch
     server.start()
     assert accepted == 300
-    assert _wait_for_clicks(server, key, accepted) == accepted
+    assert _wait_for_clicks(server, auth, accepted) == accepted
     got = httpx.get(f"{server.base}/api/v1/links/{link['id']}", headers=auth).json()
     assert got["clicks"] == accepted
     server.stop()
