@@ -1,0 +1,1 @@
+"""linkhop's benchmark harness: ``python -m bench [redirect|ingest|query|api|all] [--quick]``."""

@@ -1,0 +1,209 @@
+"""Ingest benchmark: spool → decode + enrich → chDB ``clicks`` + per-link counters.
+
+1. Throughput: the spool is pre-filled with N realistic events through the real
+   ``SpoolPublisher``; then the real ingestion step (``ingest.service.ingest_once`` with the
+   worker's own sinks) drains it, with this process pinned to one core. Stage times come from
+   thin timing wrappers around the real sinks.
+2. Lag under load: ``linkhop redirect`` on core 0 serves wrk at a bounded rate (wrk paced with
+   ``delay``, since Debian's wrk has no ``-R``) while the real worker loop (``run_worker``) runs
+   here on core 1. Lag is measured end to end per click: insert commit time minus the click's
+   own timestamp; the queue depth comes from ``consumer.lag()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import procs, profile, seed
+from bench.console import say
+from bench.events import raw_clicks
+from bench.ingest_sinks import TimedCounters, TimedSink
+from bench.results import Report, Row
+from linkhop.apps.analytics_store import open_analytics
+from linkhop.apps.bootstrap import build_runtime, prepare_database
+from linkhop.apps.worker import SqlCounterSink
+from linkhop.ingest.schemas import encode_click
+from linkhop.ingest.service import ingest_once, prepare_batch
+from linkhop.ingest.sink import ClickHouseClickSink
+from linkhop.queue.local import SpoolConsumer, SpoolPublisher
+from linkhop.settings import Settings
+
+DOMAIN = "lnk.bench"
+TARGET_RATE = "≥ 50 k clicks/s on one core"
+TARGET_LAG = "lag p95 ≤ 5 s"
+
+
+@dataclass(frozen=True)
+class Params:
+    """How many events and how hard the lag run pushes."""
+
+    events: int = 200_000
+    links: int = 1_000
+    lag_rate: int = 1_000  # requests/s offered during the lag run
+    lag_seconds: float = 30.0
+
+    @classmethod
+    def quick(cls) -> Params:
+        """Fewer events, a shorter lag run."""
+        return cls(events=60_000, lag_seconds=15.0)
+
+    @classmethod
+    def smoke(cls) -> Params:
+        """Seconds, tiny data."""
+        return cls(events=300, links=10, lag_rate=100, lag_seconds=1.0)
+
+
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _fill_spool(settings: Settings, links: list[seed.SeededLink], org_id: str, n: int) -> int:
+    publisher = SpoolPublisher(settings.resolved_spool_dir)
+    clicks = raw_clicks(links, n, org_id=org_id, domain=DOMAIN, now=time.time())
+    for click in clicks:
+        publisher.publish(encode_click(click))
+    await publisher.close()
+    return publisher.bytes_written
+
+
+async def _throughput(
+    settings: Settings, report: Report, params: Params, links: list[seed.SeededLink], org_id: str
+) -> None:
+    size = await _fill_spool(settings, links, org_id, params.events)
+    say(f"ingest: spool holds {params.events} events ({size / 1e6:.1f} MB); draining on one core")
+    # Enrichment alone, on the same kind of events: the pure-CPU part of the pipeline. The first
+    # call loads ua-parser's rules, which a long-running worker pays once: warm it up first.
+    sample = [
+        encode_click(c)
+        for c in raw_clicks(
+            links,
+            min(params.events, 20_000),
+            org_id=org_id,
+            domain=DOMAIN,
+            now=time.time(),
+            seed=9,
+        )
+    ]
+    prepare_batch(sample[:200], geo=None, store_ip=settings.store_ip)
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    prepare_batch(sample, geo=None, store_ip=settings.store_ip)
+    enrich_rate = len(sample) / (time.perf_counter() - started)
+    enrich_cpu_rate = len(sample) / max(time.thread_time() - cpu_started, 1e-9)
+    runtime = build_runtime(settings)
+    await prepare_database(runtime, apply_migrations=True)
+    store = await open_analytics(settings)
+    consumer = SpoolConsumer(settings.resolved_spool_dir)
+    sink, counters = (
+        TimedSink(ClickHouseClickSink(store.ch, database=store.database)),
+        TimedCounters(SqlCounterSink(runtime)),
+    )
+    try:
+        cpu0, t0 = _cpu_self(), time.perf_counter()
+        taken = batches = 0
+        with profile.spy(os.getpid(), "ingest-drain"):
+            while n := await ingest_once(
+                consumer=consumer,
+                sink=sink,
+                counters=counters,
+                geo=None,
+                store_ip=settings.store_ip,
+                max_items=settings.ingest_batch_size,
+            ):
+                taken, batches = taken + n, batches + 1
+        wall, cpu = time.perf_counter() - t0, _cpu_self() - cpu0
+        stored = store.ch.query(f"SELECT count() FROM {settings.clickhouse_database}.clicks")[0][0]
+    finally:
+        await consumer.close()
+        store.close()
+        await runtime.engine.dispose()
+    rate = taken / wall if wall else 0.0
+    report.add(
+        Row(
+            name="spool → enrich → chDB + counters (end to end)",
+            target=TARGET_RATE,
+            met=(taken / cpu if cpu else 0.0) >= 50_000,
+            note=(
+                f"{taken} events in {batches} batches of ≤ {settings.ingest_batch_size}; "
+                f"{stored} rows stored"
+            ),
+            metrics={
+                "clicks_per_s": round(rate),
+                # What one dedicated core would do: wall time on a shared machine is not ours.
+                "clicks_per_cpu_s": round(taken / cpu) if cpu else None,
+                "events": taken,
+                "stored": int(stored),
+                "cpu_core_pct": round(100 * cpu / wall) if wall else None,
+                "enrich_share_pct": round(100 * (wall - sink.seconds - counters.seconds) / wall)
+                if wall
+                else None,
+                "insert_share_pct": round(100 * sink.seconds / wall) if wall else None,
+                "counters_share_pct": round(100 * counters.seconds / wall) if wall else None,
+            },
+        )
+    )
+    report.add(
+        Row(
+            name="decode + enrich only (prepare_batch)",
+            note="pure CPU: orjson decode, ua-parser, referrer/UTM parsing, visitor hash",
+            metrics={
+                "clicks_per_s": round(enrich_rate),
+                "clicks_per_cpu_s": round(enrich_cpu_rate),
+            },
+        )
+    )
+
+
+async def _lag(
+    settings: Settings, report: Report, params: Params, links: list[seed.SeededLink], workdir: Path
+) -> None:
+    from bench.ingest_lag import run_lag  # noqa: PLC0415 — needs wrk; imported when used
+
+    await run_lag(settings, report, params=params, links=links, workdir=workdir, domain=DOMAIN)
+
+
+def run(params: Params, workdir: Path, *, quick: bool = False, lag: bool = True) -> Report:
+    """Seed links, measure drain throughput, then lag under a bounded redirect load."""
+    report = Report(
+        bench="ingest",
+        quick=quick,
+        params=dataclasses.asdict(params),
+        columns=[
+            ("clicks_per_s", "clicks/s"),
+            ("clicks_per_cpu_s", "clicks per CPU-second"),
+            ("cpu_core_pct", "CPU % of a core"),
+            ("offered_rps", "redirect req/s"),
+            ("lag_p50_s", "lag p50 s"),
+            ("lag_p95_s", "lag p95 s"),
+            ("queue_p95", "queue depth p95"),
+        ],
+    )
+    report.skip(
+        "Redis Streams → enrich → chDB",
+        "not available yet: there is no Redis Streams click queue; the spool is measured instead.",
+        target=TARGET_RATE,
+    )
+    settings = seed.bench_settings(workdir / "data", port=0, domain=DOMAIN)
+
+    async def go() -> None:
+        account = await seed.create_account(settings)
+        links = await seed.bulk_links(settings, account=account, count=params.links)
+        pinned = procs.can_pin()
+        before = os.sched_getaffinity(0)
+        if pinned:
+            procs.set_affinity(os.getpid(), procs.PINNED_SERVER)
+        try:
+            await _throughput(settings, report, params, links, account.org_id)
+        finally:
+            procs.set_affinity(os.getpid(), frozenset(before))
+        if lag:
+            await _lag(settings, report, params, links, workdir)
+
+    asyncio.run(go())
+    return report

@@ -1,0 +1,139 @@
+"""Turning redirect runs into medians, ratios to nginx and target verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bench.results import Report, Row
+from bench.stats import median
+from bench.wrk import WrkResult
+
+if TYPE_CHECKING:
+    from bench.redirect_variants import Variant
+
+TARGET_RATIO = 0.35
+TARGET_P99_MS = 3.0
+_HIT = 'linkhop_cache_events_total{result="hit"}'
+_MISS = 'linkhop_cache_events_total{result="miss"}'
+_SPOOLED = "linkhop_clicks_spooled_total"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured run of one variant."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_req: float
+    rss_mib: float
+    wrk_cpu_pct: float
+    socket_errors: int
+    status_errors: int
+    hit_ratio: float | None
+    clicks_per_req: float | None
+
+    @classmethod
+    def of(
+        cls,
+        result: WrkResult,
+        *,
+        server_cpu_s: float,
+        rss: int,
+        before: Mapping[str, float],
+        after: Mapping[str, float],
+    ) -> Sample:
+        """Combine wrk's numbers with the server's CPU, RSS and metric deltas."""
+        requests = max(result.requests, 1)
+
+        def delta(name: str) -> float:
+            return after.get(name, 0.0) - before.get(name, 0.0)
+
+        lookups = delta(_HIT) + delta(_MISS)
+        return cls(
+            rps=result.rps,
+            p50_ms=result.p50_ms,
+            p99_ms=result.p99_ms,
+            cpu_us_req=server_cpu_s * 1e6 / requests,
+            rss_mib=rss / 1024 / 1024,
+            wrk_cpu_pct=100 * result.cpu_s / result.duration_s if result.duration_s else 0.0,
+            socket_errors=result.socket_errors,
+            status_errors=result.status_errors,
+            hit_ratio=delta(_HIT) / lookups if lookups else None,
+            # The /metrics scrape itself is not a click, so this is exact for GET redirects.
+            clicks_per_req=delta(_SPOOLED) / requests if after else None,
+        )
+
+    def brief(self) -> str:
+        """One progress line."""
+        return (
+            f"{self.rps:9.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  "
+            f"{self.cpu_us_req:6.1f} µs/req  wrk {self.wrk_cpu_pct:3.0f}%"
+        )
+
+
+def _med(samples: Sequence[Sample], field: str) -> float:
+    return median([float(getattr(s, field)) for s in samples])
+
+
+def _optional_med(samples: Sequence[Sample], field: str) -> float | None:
+    values = [getattr(s, field) for s in samples if getattr(s, field) is not None]
+    return round(median(values), 3) if values else None
+
+
+def summarize(
+    report: Report,
+    *,
+    variants: Sequence[Variant],
+    samples: Mapping[tuple[str, str], Sequence[Sample]],
+) -> None:
+    """Add one row per (variant, configuration) with medians, ratios and verdicts."""
+    for config in ("pinned", "unpinned"):
+        reference = samples.get(("nginx", config), [])
+        nginx_rps = _med(reference, "rps") if reference else 0.0
+        nginx_cpu = _med(reference, "cpu_us_req") if reference else 0.0
+        for variant in variants:
+            got = samples.get((variant.name, config))
+            if not got:
+                continue
+            rps, p99 = _med(got, "rps"), _med(got, "p99_ms")
+            ratio = round(rps / nginx_rps, 3) if nginx_rps and variant.server != "nginx" else None
+            row = Row(
+                name=f"{variant.name} · {config}",
+                note=variant.description,
+                metrics={
+                    "rps": round(rps),
+                    "x_nginx": ratio,
+                    "p50_ms": round(_med(got, "p50_ms"), 2),
+                    "p99_ms": round(p99, 2),
+                    "cpu_us_req": round(_med(got, "cpu_us_req"), 1),
+                    # Capacity of one dedicated core relative to nginx: robust to how busy the
+                    # shared machine is, which moves rps far more than CPU per request.
+                    "cpu_x_nginx": round(nginx_cpu / _med(got, "cpu_us_req"), 3)
+                    if nginx_cpu and variant.server != "nginx"
+                    else None,
+                    "rss_mib": round(max(s.rss_mib for s in got), 1),
+                    "wrk_cpu_pct": round(_med(got, "wrk_cpu_pct")),
+                    "socket_errors": sum(s.socket_errors for s in got),
+                    "non_3xx": sum(s.status_errors for s in got),
+                    "cache_hit_ratio": _optional_med(got, "hit_ratio"),
+                    "clicks_per_req": _optional_med(got, "clicks_per_req"),
+                },
+                detail={
+                    "rounds_rps": [round(s.rps) for s in got],
+                    "rounds_p99_ms": [round(s.p99_ms, 2) for s in got],
+                    "rounds_x_nginx": [
+                        round(s.rps / r.rps, 3) for s, r in zip(got, reference, strict=False)
+                    ]
+                    if variant.server != "nginx"
+                    else [],
+                },
+            )
+            if variant.target and config == "pinned":
+                row.target = variant.target
+                row.met = None if ratio is None else ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS
+            if variant.expect <= frozenset({301, 302, 303, 307, 308}) and row.metrics["non_3xx"]:
+                row.note += f" — {row.metrics['non_3xx']} answers were not 2xx/3xx"
+            report.add(row)
