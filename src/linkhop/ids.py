@@ -7,6 +7,7 @@ show up in a log or a support ticket.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 import uuid
@@ -78,3 +79,14 @@ def uuid7(now_ms: int | None = None) -> uuid.UUID:
     value |= 0b10 << 62  # variant
     value |= rand & ((1 << 62) - 1)  # 62 bits rand_b
     return uuid.UUID(int=value)
+
+
+def uuid7_text(now_ms: int | None = None) -> str:
+    """``str(uuid7())`` without building a UUID object: one urandom read and one format (the
+    click id on the redirect hot path, where ``str(uuid7())`` measured ≈ 7 µs)."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits; 74 are used
+    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & ((1 << 62) - 1)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
