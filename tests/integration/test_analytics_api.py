@@ -47,17 +47,17 @@ async def test_breakdowns_match_the_clicks_made(harness: Harness) -> None:
     assert (await _get(harness, ada.auth, tag="promo"))["clicks"] == 3
     assert (await _get(harness, ada.auth, tag="missing"))["clicks"] == 0
     assert await _get(harness, ada.auth, group_by="devices") == [
-        {"device": "desktop", "clicks": 2},
-        {"device": "mobile", "clicks": 2},
+        {"device": "desktop", "clicks": 2, "visitors": 1},
+        {"device": "mobile", "clicks": 2, "visitors": 1},
     ]
     assert await _get(harness, ada.auth, group_by="os", link_id=a["id"]) == [
-        {"os": "iOS", "clicks": 2},
-        {"os": "Windows", "clicks": 1},
+        {"os": "iOS", "clicks": 2, "visitors": 1},
+        {"os": "Windows", "clicks": 1, "visitors": 1},
     ]
     assert await _get(harness, ada.auth, group_by="referrer_domains", link_id=a["id"]) == [
-        {"referrer_domain": "(direct)", "clicks": 1},
-        {"referrer_domain": "news.example", "clicks": 1},
-        {"referrer_domain": "social.example", "clicks": 1},
+        {"referrer_domain": "(direct)", "clicks": 1, "visitors": 1},
+        {"referrer_domain": "news.example", "clicks": 1, "visitors": 1},
+        {"referrer_domain": "social.example", "clicks": 1, "visitors": 1},
     ]
     top = await _get(harness, ada.auth, group_by="top_links")
     assert [(row["link_id"], row["clicks"], row["key"]) for row in top] == [
@@ -67,7 +67,8 @@ async def test_breakdowns_match_the_clicks_made(harness: Harness) -> None:
     assert top[0]["short_url"] == "http://lh.test/a"
     series = await _get(harness, ada.auth, group_by="timeseries", interval="24h")
     assert isinstance(series, list) and sum(p["clicks"] for p in series) == 4
-    assert all({"start", "clicks"} == p.keys() for p in series)
+    assert all({"start", "clicks", "visitors"} == p.keys() for p in series)
+    assert sum(p["visitors"] for p in series) >= 2  # the iPhone and the Windows visitor
 
     listed = (await harness.client.get("/api/v1/links?sort=-clicks", headers=ada.auth)).json()[
         "data"
@@ -84,9 +85,9 @@ async def test_country_from_trusted_header(harness: Harness) -> None:
         await harness.client.get("/geo", headers={"user-agent": WINDOWS, "cf-ipcountry": country})
     await harness.ingest()
     assert await _get(harness, ada.auth, group_by="countries") == [
-        {"country": "DE", "clicks": 2},
-        {"country": "", "clicks": 1},
-        {"country": "US", "clicks": 1},
+        {"country": "DE", "clicks": 2, "visitors": 1},
+        {"country": "", "clicks": 1, "visitors": 1},
+        {"country": "US", "clicks": 1, "visitors": 1},
     ]
 
 

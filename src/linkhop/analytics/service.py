@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
+
+from linkhop.analytics.export_stream import ExportStream, export_dsn, open_export
 from linkhop.analytics.queries import (
     DIMENSIONS,
     count_sql,
@@ -12,7 +17,7 @@ from linkhop.analytics.queries import (
     first_click_sql,
     timeseries_sql,
 )
-from linkhop.analytics.schemas import AnalyticsQuery
+from linkhop.analytics.schemas import AnalyticsQuery, ExportQuery
 from linkhop.analytics.timeranges import (
     TimeRange,
     bucket_starts,
@@ -49,13 +54,14 @@ async def _timeseries(
             query, database=database, time_range=TimeRange(start, end), granularity=granularity
         )
     )
-    return fill_series(starts, [(int(bucket), int(clicks)) for bucket, clicks in rows], zone)
+    counts = [(int(bucket), int(clicks), int(visitors)) for bucket, clicks, visitors in rows]
+    return fill_series(starts, counts, zone)
 
 
 async def run_query(
     *, ch: ClickHouse, database: str, query: AnalyticsQuery, now: datetime
 ) -> Row | list[Row]:
-    """Answer ``query`` for its org: a count dict, or a list of rows (see ``schemas``)."""
+    """Answer ``query`` for its org: a count dict, or a list of rows (see ``results``)."""
     time_range = resolve_range(query, now)
     if query.group_by == "count":
         rows = await ch.aquery(*count_sql(query, database=database, time_range=time_range))
@@ -65,6 +71,32 @@ async def run_query(
         return await _timeseries(
             ch=ch, database=database, query=query, time_range=time_range, now=now
         )
-    key, _ = DIMENSIONS[query.group_by]
+    keys = [key for key, _ in DIMENSIONS[query.group_by]]
     rows = await ch.aquery(*dimension_sql(query, database=database, time_range=time_range))
-    return [{key: str(value), "clicks": int(clicks)} for value, clicks in rows]
+    return [_dimension_row(keys, row) for row in rows]
+
+
+def _dimension_row(keys: list[str], row: tuple[Any, ...]) -> Row:
+    *values, clicks, visitors = row
+    shaped: Row = {key: str(value) for key, value in zip(keys, values, strict=True)}
+    shaped.update(clicks=int(clicks), visitors=int(visitors))
+    return shaped
+
+
+async def start_export(
+    *, ch: ClickHouse, configured_dsn: str, database: str, query: ExportQuery, now: datetime
+) -> ExportStream:
+    """Start streaming the raw clicks matching ``query`` on a client of its own.
+
+    ``ch`` is the process's store (only its location is used, see ``export_stream``);
+    ``configured_dsn`` is the settings' DSN, used for ClickHouse servers. Errors up to the first
+    chunk raise here; read the rest with ``export_stream.stream_chunks``.
+    """
+    opener = partial(
+        open_export,
+        dsn=export_dsn(ch, configured_dsn),
+        query=query,
+        database=database,
+        time_range=resolve_range(query, now),
+    )
+    return await anyio.to_thread.run_sync(opener)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from linkhop.analytics.schemas import AnalyticsQuery, Granularity, IntervalPreset
+from linkhop.analytics.schemas import AnalyticsFilters, Granularity, IntervalPreset
 from linkhop.errors import Invalid
 
 # Bucket size thresholds, chosen so a chart gets roughly 24-120 points for the presets:
@@ -56,7 +56,7 @@ def _local_midnight(year: int, month: int, day: int, zone: ZoneInfo) -> datetime
     return datetime(year, month, day, tzinfo=zone).astimezone(UTC)
 
 
-def resolve_range(query: AnalyticsQuery, now: datetime) -> TimeRange:
+def resolve_range(query: AnalyticsFilters, now: datetime) -> TimeRange:
     """The UTC range a query covers: its start/end, or its interval preset ending at ``now``."""
     _require_aware(now, "now")
     now = now.astimezone(UTC)
@@ -73,6 +73,9 @@ def resolve_range(query: AnalyticsQuery, now: datetime) -> TimeRange:
     local = now.astimezone(zone)
     if query.interval == "mtd":
         return TimeRange(_local_midnight(local.year, local.month, 1, zone), now)
+    if query.interval == "qtd":
+        quarter_month = (local.month - 1) // 3 * 3 + 1
+        return TimeRange(_local_midnight(local.year, quarter_month, 1, zone), now)
     return TimeRange(_local_midnight(local.year, 1, 1, zone), now)  # ytd
 
 
@@ -138,18 +141,22 @@ def bucket_starts(
 
 
 def fill_series(
-    starts: list[datetime], counts: list[tuple[int, int]], zone: ZoneInfo
+    starts: list[datetime], counts: list[tuple[int, int, int]], zone: ZoneInfo
 ) -> list[dict[str, object]]:
-    """Chart points for every bucket; ``counts`` holds (bucket Unix start, clicks) rows."""
+    """Chart points for every bucket; ``counts`` holds (bucket Unix start, clicks, visitors)."""
     edges = [int(bucket.timestamp()) for bucket in starts]
     clicks = [0] * len(starts)
-    for bucket_start, n in counts:
+    visitors = [0] * len(starts)
+    for bucket_start, n, unique in counts:
         # Matched by position, not equality: where local midnight does not exist (a DST change
         # at 00:00) the database's bucket start and ours may differ, and a click must not vanish.
+        # Two database buckets landing in one of ours add their visitors: an upper bound, since
+        # unique counts do not add, but such a collision needs a zone change at midnight.
         index = max(bisect_right(edges, bucket_start) - 1, 0)
         if edges:
             clicks[index] += n
+            visitors[index] += unique
     return [
-        {"start": bucket.astimezone(zone).isoformat(), "clicks": n}
-        for bucket, n in zip(starts, clicks, strict=True)
+        {"start": bucket.astimezone(zone).isoformat(), "clicks": n, "visitors": unique}
+        for bucket, n, unique in zip(starts, clicks, visitors, strict=True)
     ]

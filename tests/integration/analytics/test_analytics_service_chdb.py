@@ -83,10 +83,12 @@ async def test_bots_are_excluded_by_default(ask: Any, add_clicks: Any, make_clic
     add_clicks([make_click(T0), make_click(T0, bot=1, device="bot", bot_reason="ua", visitor_id=9)])
     assert await ask(org_id="org_a") == {"clicks": 1, "visitors": 1}
     assert await ask(org_id="org_a", include_bots=True) == {"clicks": 2, "visitors": 2}
-    assert await ask(org_id="org_a", group_by="devices") == [{"device": "desktop", "clicks": 1}]
+    assert await ask(org_id="org_a", group_by="devices") == [
+        {"device": "desktop", "clicks": 1, "visitors": 1}
+    ]
     assert await ask(org_id="org_a", group_by="devices", include_bots=True) == [
-        {"device": "bot", "clicks": 1},
-        {"device": "desktop", "clicks": 1},
+        {"device": "bot", "clicks": 1, "visitors": 1},
+        {"device": "desktop", "clicks": 1, "visitors": 1},
     ]
 
 
@@ -104,9 +106,9 @@ async def test_link_tag_and_domain_filters(ask: Any, add_clicks: Any, make_click
     assert (await ask(org_id="org_a", link_ids=[]))["clicks"] == 0
     assert (await ask(org_id="org_a", domain="other.example"))["clicks"] == 1
     assert await ask(org_id="org_a", group_by="top_links") == [
-        {"link_id": "l2", "clicks": 2},
-        {"link_id": "l1", "clicks": 1},
-        {"link_id": "l3", "clicks": 1},
+        {"link_id": "l2", "clicks": 2, "visitors": 1},
+        {"link_id": "l1", "clicks": 1, "visitors": 1},
+        {"link_id": "l3", "clicks": 1, "visitors": 1},
     ]
 
 
@@ -138,13 +140,13 @@ async def test_referrers_show_direct_and_tie_break_by_name(
         ]
     )
     assert await ask(org_id="org_a", group_by="referrers") == [
-        {"referrer": "(direct)", "clicks": 2},
-        {"referrer": "https://a.example/y", "clicks": 1},
-        {"referrer": "https://b.example/x", "clicks": 1},
+        {"referrer": "(direct)", "clicks": 2, "visitors": 1},
+        {"referrer": "https://a.example/y", "clicks": 1, "visitors": 1},
+        {"referrer": "https://b.example/x", "clicks": 1, "visitors": 1},
     ]
     assert await ask(org_id="org_a", group_by="referrer_domains", limit=2) == [
-        {"referrer_domain": "(direct)", "clicks": 2},
-        {"referrer_domain": "a.example", "clicks": 1},
+        {"referrer_domain": "(direct)", "clicks": 2, "visitors": 1},
+        {"referrer_domain": "a.example", "clicks": 1, "visitors": 1},
     ]
 
 
@@ -157,16 +159,16 @@ async def test_countries_browsers_os(ask: Any, add_clicks: Any, make_click: Any)
         ]
     )
     assert await ask(org_id="org_a", group_by="countries") == [
-        {"country": "FR", "clicks": 2},
-        {"country": "", "clicks": 1},
+        {"country": "FR", "clicks": 2, "visitors": 1},
+        {"country": "", "clicks": 1, "visitors": 1},
     ]
     assert await ask(org_id="org_a", group_by="browsers") == [
-        {"browser": "Firefox", "clicks": 2},
-        {"browser": "Chrome", "clicks": 1},
+        {"browser": "Firefox", "clicks": 2, "visitors": 1},
+        {"browser": "Chrome", "clicks": 1, "visitors": 1},
     ]
     assert await ask(org_id="org_a", group_by="os") == [
-        {"os": "Linux", "clicks": 2},
-        {"os": "Android", "clicks": 1},
+        {"os": "Linux", "clicks": 2, "visitors": 1},
+        {"os": "Android", "clicks": 1, "visitors": 1},
     ]
 
 
@@ -179,4 +181,6 @@ async def test_a_click_stored_twice_is_counted_once(
     for token in ("batch-1", "batch-2"):
         store.insert(f"{database}.clicks", [list(r.values()) for r in rows], columns, token)
     assert await ask(org_id="org_a") == {"clicks": 2, "visitors": 2}
-    assert await ask(org_id="org_a", group_by="top_links") == [{"link_id": "link_1", "clicks": 2}]
+    assert await ask(org_id="org_a", group_by="top_links") == [
+        {"link_id": "link_1", "clicks": 2, "visitors": 2}
+    ]

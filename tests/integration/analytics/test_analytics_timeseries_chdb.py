@@ -40,10 +40,10 @@ async def test_days_in_kolkata_with_empty_days_filled(
         timezone="Asia/Kolkata", start=datetime(2025, 3, 1), end=datetime(2025, 3, 5)
     )
     assert points == [
-        {"start": "2025-03-01T00:00:00+05:30", "clicks": 1},
-        {"start": "2025-03-02T00:00:00+05:30", "clicks": 2},
-        {"start": "2025-03-03T00:00:00+05:30", "clicks": 0},
-        {"start": "2025-03-04T00:00:00+05:30", "clicks": 1},
+        {"start": "2025-03-01T00:00:00+05:30", "clicks": 1, "visitors": 1},
+        {"start": "2025-03-02T00:00:00+05:30", "clicks": 2, "visitors": 1},
+        {"start": "2025-03-03T00:00:00+05:30", "clicks": 0, "visitors": 0},
+        {"start": "2025-03-04T00:00:00+05:30", "clicks": 1, "visitors": 1},
     ]
 
 
@@ -58,8 +58,8 @@ async def test_the_same_clicks_bucket_differently_in_utc(
     )
     points = await series(start=datetime(2025, 3, 1), end=datetime(2025, 3, 3), granularity="day")
     assert points == [
-        {"start": "2025-03-01T00:00:00+00:00", "clicks": 2},
-        {"start": "2025-03-02T00:00:00+00:00", "clicks": 0},
+        {"start": "2025-03-01T00:00:00+00:00", "clicks": 2, "visitors": 1},
+        {"start": "2025-03-02T00:00:00+00:00", "clicks": 0, "visitors": 0},
     ]
 
 
@@ -80,7 +80,7 @@ async def test_minutes_for_a_short_range_with_an_explicit_override(
     points = await series(start=start, end=end)
     assert [p["clicks"] for p in points] == [0, 0, 0, 1, 0]
     hourly = await series(start=start, end=end, granularity="hour")
-    assert hourly == [{"start": "2025-03-05T11:00:00+00:00", "clicks": 1}]
+    assert hourly == [{"start": "2025-03-05T11:00:00+00:00", "clicks": 1, "visitors": 1}]
 
 
 async def test_months_for_all_time_start_at_the_first_click(
@@ -96,13 +96,13 @@ async def test_months_for_all_time_start_at_the_first_click(
     )
     points = await series(interval="all", timezone="America/New_York")
     assert points == [
-        {"start": "2024-09-01T00:00:00-04:00", "clicks": 1},
-        {"start": "2024-10-01T00:00:00-04:00", "clicks": 0},
-        {"start": "2024-11-01T00:00:00-04:00", "clicks": 0},
-        {"start": "2024-12-01T00:00:00-05:00", "clicks": 0},
-        {"start": "2025-01-01T00:00:00-05:00", "clicks": 0},
-        {"start": "2025-02-01T00:00:00-05:00", "clicks": 1},
-        {"start": "2025-03-01T00:00:00-05:00", "clicks": 0},
+        {"start": "2024-09-01T00:00:00-04:00", "clicks": 1, "visitors": 1},
+        {"start": "2024-10-01T00:00:00-04:00", "clicks": 0, "visitors": 0},
+        {"start": "2024-11-01T00:00:00-04:00", "clicks": 0, "visitors": 0},
+        {"start": "2024-12-01T00:00:00-05:00", "clicks": 0, "visitors": 0},
+        {"start": "2025-01-01T00:00:00-05:00", "clicks": 0, "visitors": 0},
+        {"start": "2025-02-01T00:00:00-05:00", "clicks": 1, "visitors": 1},
+        {"start": "2025-03-01T00:00:00-05:00", "clicks": 0, "visitors": 0},
     ]
 
 
@@ -125,8 +125,8 @@ async def test_days_across_a_dst_change(series: Any, add_clicks: Any, make_click
         granularity="day",
     )
     assert points == [
-        {"start": "2025-03-30T00:00:00+01:00", "clicks": 1},
-        {"start": "2025-03-31T00:00:00+02:00", "clicks": 1},
+        {"start": "2025-03-30T00:00:00+01:00", "clicks": 1, "visitors": 1},
+        {"start": "2025-03-31T00:00:00+02:00", "clicks": 1, "visitors": 1},
     ]
 
 
@@ -152,9 +152,9 @@ async def test_the_repeated_autumn_hour_is_two_buckets(
         end=datetime(2025, 10, 26, 3, tzinfo=UTC),
     )
     assert points == [
-        {"start": "2025-10-26T02:00:00+02:00", "clicks": 1},
-        {"start": "2025-10-26T02:00:00+01:00", "clicks": 2},
-        {"start": "2025-10-26T03:00:00+01:00", "clicks": 0},
+        {"start": "2025-10-26T02:00:00+02:00", "clicks": 1, "visitors": 1},
+        {"start": "2025-10-26T02:00:00+01:00", "clicks": 2, "visitors": 1},
+        {"start": "2025-10-26T03:00:00+01:00", "clicks": 0, "visitors": 0},
     ]
 
 
@@ -167,6 +167,6 @@ async def test_hours_in_a_half_hour_zone(series: Any, add_clicks: Any, make_clic
         granularity="hour",
     )
     assert points == [
-        {"start": "2025-03-01T15:00:00+05:30", "clicks": 1},
-        {"start": "2025-03-01T16:00:00+05:30", "clicks": 0},
+        {"start": "2025-03-01T15:00:00+05:30", "clicks": 1, "visitors": 1},
+        {"start": "2025-03-01T16:00:00+05:30", "clicks": 0, "visitors": 0},
     ]

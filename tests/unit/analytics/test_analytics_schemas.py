@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from linkhop.analytics.schemas import AnalyticsQuery
+from linkhop.analytics.schemas import AnalyticsQuery, ExportQuery
 
 
 def test_defaults() -> None:
@@ -72,3 +72,48 @@ def test_start_must_precede_end() -> None:
 def test_bad_fields_are_refused(fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         AnalyticsQuery.model_validate(fields)
+
+
+def test_dimension_filters_normalise_codes() -> None:
+    query = AnalyticsQuery(org_id="o", country="fr", continent="eu", trigger="qr")
+    assert (query.country, query.continent, query.trigger) == ("FR", "EU", "qr")
+    assert query.dimension_values() == {"country": "FR", "continent": "EU", "trigger": "qr"}
+    assert AnalyticsQuery(org_id="o").dimension_values() == {}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"country": "FRA"},
+        {"country": "F1"},
+        {"country": ""},
+        {"continent": "XX"},
+        {"trigger": "sms"},
+        {"city": ""},
+        {"city": "x" * 201},
+        {"region": "x" * 201},
+        {"device": "x" * 101},
+        {"referrer": "x" * 2049},
+        {"utm_source": ""},
+        {"utm_campaign": "x" * 501},
+    ],
+)
+def test_bad_dimension_filters_are_refused(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        AnalyticsQuery.model_validate({"org_id": "o", **fields})
+
+
+def test_filters_at_their_length_limits_pass() -> None:
+    query = AnalyticsQuery(
+        org_id="o", city="x" * 200, referrer="r" * 2048, utm_content="u" * 500, os="o" * 100
+    )
+    assert len(query.dimension_values()) == 4
+
+
+def test_export_query_defaults_and_formats() -> None:
+    export = ExportQuery(org_id="o")
+    assert (export.format, export.include_ua, export.include_bots) == ("csv", False, False)
+    assert ExportQuery(org_id="o", format="parquet", interval="qtd").format == "parquet"
+    for bad in ({"format": "xlsx"}, {"group_by": "countries"}, {"limit": 5}):
+        with pytest.raises(ValidationError):
+            ExportQuery.model_validate({"org_id": "o", **bad})

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import get_args
 
 import pytest
 
+from linkhop.analytics.export import export_sql
 from linkhop.analytics.queries import (
     DIMENSIONS,
     SqlQuery,
@@ -15,7 +17,8 @@ from linkhop.analytics.queries import (
     first_click_sql,
     timeseries_sql,
 )
-from linkhop.analytics.schemas import AnalyticsQuery, Granularity, GroupBy
+from linkhop.analytics.results import ROW_MODELS
+from linkhop.analytics.schemas import AnalyticsQuery, ExportQuery, Granularity, GroupBy
 from linkhop.analytics.timeranges import TimeRange
 
 HOSTILE = "x') OR 1=1 --"
@@ -38,6 +41,10 @@ def every_builder(query: AnalyticsQuery) -> list[SqlQuery]:
                 query.model_copy(update={"group_by": group_by}), database="lh", time_range=RANGE
             )
         )
+    fields = query.model_dump(exclude={"group_by", "granularity", "limit"})
+    for fmt in ("csv", "jsonl", "parquet"):
+        export = ExportQuery(**fields, format=fmt, include_ua=True)
+        built.append(export_sql(export, database="lh", time_range=RANGE))
     return built
 
 
@@ -48,6 +55,22 @@ def test_every_query_filters_on_the_org_first() -> None:
         assert params["org_id"] == "org_a"
 
 
+HOSTILE_DIMENSIONS = {
+    "region": HOSTILE,
+    "city": HOSTILE,
+    "device": HOSTILE,
+    "browser": HOSTILE,
+    "os": HOSTILE,
+    "referrer": HOSTILE,
+    "referrer_domain": HOSTILE,
+    "utm_source": HOSTILE,
+    "utm_medium": HOSTILE,
+    "utm_campaign": HOSTILE,
+    "utm_term": HOSTILE,
+    "utm_content": HOSTILE,
+}
+
+
 def test_user_values_never_reach_the_sql_text() -> None:
     query = AnalyticsQuery(
         org_id=HOSTILE,
@@ -56,6 +79,10 @@ def test_user_values_never_reach_the_sql_text() -> None:
         domain=HOSTILE,
         timezone="Asia/Kolkata",
         limit=7,
+        country="zz",
+        continent="eu",
+        trigger="qr",
+        **HOSTILE_DIMENSIONS,
     )
     for sql, params in every_builder(query):
         assert HOSTILE not in sql
@@ -101,13 +128,14 @@ def test_dimension_sql_snapshot() -> None:
     query = AnalyticsQuery(org_id="o", group_by="referrers", link_id="l", limit=10)
     sql, params = dimension_sql(query, database="linkhop", time_range=RANGE)
     assert sql == (
-        "SELECT if(referrer = '', '(direct)', referrer) AS value, count() AS clicks\n"
+        "SELECT if(referrer = '', '(direct)', referrer) AS d0,"
+        " count() AS clicks, uniq(visitor_id) AS visitors\n"
         "FROM `linkhop`.`clicks` FINAL\n"
         "WHERE org_id = {org_id:String} AND link_id = {link_id:String}"
         " AND ts >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')"
         " AND ts < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC') AND bot = 0\n"
-        "GROUP BY value\n"
-        "ORDER BY clicks DESC, value ASC\n"
+        "GROUP BY d0\n"
+        "ORDER BY clicks DESC, d0 ASC\n"
         "LIMIT {limit:UInt32}"
     )
     assert params == {
@@ -131,7 +159,10 @@ def test_dimension_sql_snapshot() -> None:
 def test_timeseries_buckets_in_the_query_zone(granularity: Granularity, bucket: str) -> None:
     query = AnalyticsQuery(org_id="o", group_by="timeseries", timezone="Europe/Paris")
     sql, params = timeseries_sql(query, database="lh", time_range=RANGE, granularity=granularity)
-    assert sql.startswith(f"SELECT toUnixTimestamp({bucket}) AS bucket, count() AS clicks\n")
+    assert sql.startswith(
+        f"SELECT toUnixTimestamp({bucket}) AS bucket,"
+        " count() AS clicks, uniq(visitor_id) AS visitors\n"
+    )
     assert sql.endswith("GROUP BY bucket\nORDER BY bucket")
     assert params["tz"] == "Europe/Paris"
 
@@ -140,5 +171,59 @@ def test_timeseries_buckets_in_the_query_zone(granularity: Granularity, bucket: 
 def test_dimensions_are_ordered_and_limited(group_by: GroupBy) -> None:
     query = AnalyticsQuery(org_id="o", group_by=group_by, limit=5)
     sql, params = dimension_sql(query, database="lh", time_range=RANGE)
-    assert "ORDER BY clicks DESC, value ASC\nLIMIT {limit:UInt32}" in sql
+    aliases = [f"d{i}" for i in range(len(DIMENSIONS[group_by]))]
+    assert f"GROUP BY {', '.join(aliases)}\n" in sql
+    order = ", ".join(f"{a} ASC" for a in aliases)
+    assert f"ORDER BY clicks DESC, {order}\nLIMIT {{limit:UInt32}}" in sql
     assert params["limit"] == 5
+
+
+def test_dimension_filters_are_bound_equalities() -> None:
+    query = AnalyticsQuery(org_id="o", country="fr", city="Paris", trigger="qr", utm_term="a b")
+    sql, params = count_sql(query, database="lh", time_range=TimeRange(None, None))
+    assert sql.endswith(
+        "AND bot = 0 AND country = {country:String} AND city = {city:String}"
+        " AND trigger = {trigger:String} AND utm_term = {utm_term:String}"
+    )
+    assert params == {
+        "org_id": "o",
+        "country": "FR",
+        "city": "Paris",
+        "trigger": "qr",
+        "utm_term": "a b",
+    }
+
+
+def test_direct_as_a_filter_means_no_referrer() -> None:
+    query = AnalyticsQuery(org_id="o", referrer="(direct)", referrer_domain="(direct)")
+    _, params = count_sql(query, database="lh", time_range=RANGE)
+    assert params["referrer"] == params["referrer_domain"] == ""
+    _, params = count_sql(
+        AnalyticsQuery(org_id="o", referrer="https://x.example/"), database="lh", time_range=RANGE
+    )
+    assert params["referrer"] == "https://x.example/"
+
+
+@pytest.mark.parametrize(
+    ("group_by", "selected"),
+    [
+        ("cities", "city AS d0, country AS d1"),
+        ("regions", "region AS d0, country AS d1"),
+        ("continents", "continent AS d0"),
+        ("triggers", "trigger AS d0"),
+        ("utm_campaigns", "utm_campaign AS d0"),
+    ],
+)
+def test_places_group_with_their_country(group_by: GroupBy, selected: str) -> None:
+    sql, _ = dimension_sql(
+        AnalyticsQuery(org_id="o", group_by=group_by), database="lh", time_range=RANGE
+    )
+    assert sql.startswith(f"SELECT {selected}, count() AS clicks, uniq(visitor_id) AS visitors\n")
+
+
+def test_every_group_by_but_count_and_timeseries_is_a_dimension() -> None:
+    assert set(get_args(GroupBy)) - set(DIMENSIONS) == {"count", "timeseries"}
+    assert set(DIMENSIONS) == set(ROW_MODELS)
+    for group_by, pairs in DIMENSIONS.items():
+        fields = set(ROW_MODELS[group_by].model_fields)
+        assert fields == {key for key, _ in pairs} | {"clicks", "visitors"}, group_by

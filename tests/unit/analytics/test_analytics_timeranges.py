@@ -61,6 +61,24 @@ def test_ytd_starts_at_local_new_year() -> None:
     assert resolve_range(utc_query, now) == TimeRange(utc(2025, 1, 1), now)
 
 
+@pytest.mark.parametrize(
+    ("now", "zone", "quarter_start"),
+    [
+        (utc(2025, 3, 31, 20, 15), "UTC", utc(2025, 1, 1)),
+        # 20:15 UTC on 31 March is 1 April in Tokyo: Tokyo's second quarter has begun.
+        (utc(2025, 3, 31, 20, 15), "Asia/Tokyo", utc(2025, 3, 31, 15)),
+        (utc(2025, 8, 15), "Europe/Paris", utc(2025, 6, 30, 22)),  # 1 July, CEST
+        (utc(2025, 12, 31, 23), "UTC", utc(2025, 10, 1)),
+        (utc(2025, 10, 1), "UTC", utc(2025, 10, 1)),  # the first instant of a quarter
+    ],
+)
+def test_qtd_starts_at_local_quarter_start(
+    now: datetime, zone: str, quarter_start: datetime
+) -> None:
+    query = AnalyticsQuery(org_id="o", interval="qtd", timezone=zone)
+    assert resolve_range(query, now) == TimeRange(quarter_start, now)
+
+
 def test_all_is_unbounded_and_explicit_ranges_pass_through_in_utc() -> None:
     assert resolve_range(AnalyticsQuery(org_id="o", interval="all"), NOW) == TimeRange(None, None)
     assert resolve_range(AnalyticsQuery(org_id="o"), NOW) == TimeRange(None, None)
@@ -153,12 +171,15 @@ def test_too_many_buckets_is_invalid() -> None:
 
 def test_fill_series_fills_gaps_with_zero() -> None:
     starts = [utc(2025, 1, 1, h) for h in range(4)]
-    counts = [(int(utc(2025, 1, 1, 1).timestamp()), 5), (int(utc(2025, 1, 1, 3).timestamp()), 2)]
+    counts = [
+        (int(utc(2025, 1, 1, 1).timestamp()), 5, 3),
+        (int(utc(2025, 1, 1, 3).timestamp()), 2, 2),
+    ]
     assert fill_series(starts, counts, KOLKATA) == [
-        {"start": "2025-01-01T05:30:00+05:30", "clicks": 0},
-        {"start": "2025-01-01T06:30:00+05:30", "clicks": 5},
-        {"start": "2025-01-01T07:30:00+05:30", "clicks": 0},
-        {"start": "2025-01-01T08:30:00+05:30", "clicks": 2},
+        {"start": "2025-01-01T05:30:00+05:30", "clicks": 0, "visitors": 0},
+        {"start": "2025-01-01T06:30:00+05:30", "clicks": 5, "visitors": 3},
+        {"start": "2025-01-01T07:30:00+05:30", "clicks": 0, "visitors": 0},
+        {"start": "2025-01-01T08:30:00+05:30", "clicks": 2, "visitors": 2},
     ]
 
 
@@ -166,8 +187,6 @@ def test_fill_series_never_drops_a_bucket_it_cannot_match_exactly() -> None:
     starts = [utc(2025, 1, 1), utc(2025, 1, 2)]
     off_by_an_hour = int(utc(2025, 1, 2, 1).timestamp())
     before_first = int(utc(2024, 12, 31, 23).timestamp())
-    assert [
-        p["clicks"]
-        for p in fill_series(starts, [(off_by_an_hour, 3), (before_first, 1)], ZoneInfo("UTC"))
-    ] == [1, 3]
-    assert fill_series([], [(before_first, 1)], ZoneInfo("UTC")) == []
+    points = fill_series(starts, [(off_by_an_hour, 3, 2), (before_first, 1, 1)], ZoneInfo("UTC"))
+    assert [(p["clicks"], p["visitors"]) for p in points] == [(1, 1), (3, 2)]
+    assert fill_series([], [(before_first, 1, 1)], ZoneInfo("UTC")) == []
