@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, TypedDict, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.analytics import service as analytics_service
@@ -79,6 +79,17 @@ async def _scope(
     return runtime.clickhouse, scope
 
 
+Q = TypeVar("Q", bound=BaseModel)
+
+
+def _validated(model: type[Q], **fields: Any) -> Q:
+    """Build a query model; its validation errors become the API's 422 problem."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+
+
 @router.get("/analytics", summary="Click analytics")
 async def analytics(
     session: SessionDep,
@@ -109,21 +120,19 @@ async def analytics(
     is counted.
     """
     ch, scope = await _scope(session, principal, runtime, link_id=link_id, domain=domain, tag=tag)
-    try:
-        query = AnalyticsQuery(
-            **dimensions.model_dump(),
-            **scope,
-            group_by=group_by,
-            interval=interval,
-            start=start,
-            end=end,
-            timezone=timezone,
-            granularity=granularity,
-            include_bots=include_bots,
-            limit=limit,
-        )
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from exc
+    query = _validated(
+        AnalyticsQuery,
+        **dimensions.model_dump(),
+        **scope,
+        group_by=group_by,
+        interval=interval,
+        start=start,
+        end=end,
+        timezone=timezone,
+        granularity=granularity,
+        include_bots=include_bots,
+        limit=limit,
+    )
     result = await analytics_service.run_query(
         ch=ch, database=runtime.settings.clickhouse_database, query=query, now=now
     )
@@ -178,20 +187,18 @@ async def export(
     ch, scope = await _scope(session, principal, runtime, link_id=link_id, domain=domain, tag=tag)
     if include_ua:
         require(principal, UA_PERMISSION)
-    try:
-        query = ExportQuery(
-            **dimensions.model_dump(),
-            **scope,
-            format=format,
-            interval=interval,
-            start=start,
-            end=end,
-            timezone=timezone,
-            include_bots=include_bots,
-            include_ua=include_ua,
-        )
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from exc
+    query = _validated(
+        ExportQuery,
+        **dimensions.model_dump(),
+        **scope,
+        format=format,
+        interval=interval,
+        start=start,
+        end=end,
+        timezone=timezone,
+        include_bots=include_bots,
+        include_ua=include_ua,
+    )
     stream = await analytics_service.start_export(
         ch=ch,
         configured_dsn=runtime.settings.resolved_clickhouse_url,
