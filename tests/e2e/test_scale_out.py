@@ -73,6 +73,19 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.kill()
 
 
+def _click(redirect: Server, key: str, n: int) -> None:
+    """``n`` human clicks on ``key``, each answered with a redirect."""
+    for _ in range(n):
+        r = httpx.get(f"{redirect.base}/{key}", headers={"host": "sho.rt", "user-agent": CHROME})
+        assert r.status_code == 302
+
+
+def _kill_running(servers: list[Server]) -> None:
+    for server in servers:
+        if server.process is not None and server.process.poll() is None:
+            server.kill()
+
+
 def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -132,9 +145,7 @@ def test_edits_reach_every_replica_through_redis(tmp_path: Path, redis: RedisSer
         for server in servers:
             assert server.stop() == 0
     finally:
-        for server in servers:
-            if server.process is not None and server.process.poll() is None:
-                server.kill()
+        _kill_running(servers)
 
 
 def test_clicks_flow_through_the_stream_and_survive_a_redis_outage(
@@ -169,21 +180,14 @@ def test_clicks_flow_through_the_stream_and_survive_a_redis_outage(
             json={"url": "https://example.com/", "key": "flow"},
         ).json()
 
-        def click(n: int) -> None:
-            for _ in range(n):
-                r = httpx.get(
-                    f"{redirect.base}/flow", headers={"host": "sho.rt", "user-agent": CHROME}
-                )
-                assert r.status_code == 302
-
         def counted() -> int:
             got = httpx.get(f"{api.base}/api/v1/links/{link['id']}", headers=auth)
             return int(got.json()["clicks"])
 
-        click(20)
+        _click(redirect, "flow", 20)
         assert _eventually(lambda: counted() == 20, timeout=60)
         redis.kill()  # the redirect keeps answering and spools the clicks
-        click(15)
+        _click(redirect, "flow", 15)
         redis.start()  # same AOF folder: the stream and the group come back
         assert _eventually(lambda: counted() == 35, timeout=60), counted()
         time.sleep(1.0)
@@ -191,9 +195,7 @@ def test_clicks_flow_through_the_stream_and_survive_a_redis_outage(
         for server in servers:
             assert server.stop() == 0
     finally:
-        for server in servers:
-            if server.process is not None and server.process.poll() is None:
-                server.kill()
+        _kill_running(servers)
 
 
 def test_clickhouse_outage_delays_analytics_but_loses_nothing(
@@ -230,21 +232,14 @@ def test_clickhouse_outage_delays_analytics_but_loses_nothing(
                 json={"url": "https://example.com/", "key": "ch"},
             ).raise_for_status()
 
-            def click(n: int) -> None:
-                for _ in range(n):
-                    r = httpx.get(
-                        f"{redirect.base}/ch", headers={"host": "sho.rt", "user-agent": CHROME}
-                    )
-                    assert r.status_code == 302
-
             def analytics_clicks() -> int:
                 r = httpx.get(f"{api.base}/api/v1/analytics", headers=auth)
                 return int(r.json()["clicks"]) if r.status_code == 200 else -1
 
-            click(10)
+            _click(redirect, "ch", 10)
             assert _eventually(lambda: analytics_clicks() == 10, timeout=60)
         # ClickHouse is down: redirects are unaffected, clicks wait in the stream.
-        click(25)
+        _click(redirect, "ch", 25)
         assert httpx.get(f"{api.base}/api/v1/analytics", headers=auth).status_code == 503
         with running_shim(store, port=port):
             assert _eventually(lambda: analytics_clicks() == 35, timeout=90), analytics_clicks()
@@ -253,6 +248,4 @@ def test_clickhouse_outage_delays_analytics_but_loses_nothing(
             for server in servers:
                 assert server.stop() == 0
     finally:
-        for server in servers:
-            if server.process is not None and server.process.poll() is None:
-                server.kill()
+        _kill_running(servers)

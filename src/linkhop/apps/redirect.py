@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote
 
 import structlog
@@ -21,7 +21,6 @@ from linkhop.asgi import ASGIApp, Receive, Scope, Send, pick_client_ip, read_bod
 from linkhop.auth.passwords import verify_password_async
 from linkhop.cache.loader import CachedLoader
 from linkhop.cache.lru import MISSING, TTLCache
-from linkhop.cache.redis_tier import RedisTier
 from linkhop.ids import uuid7_text
 from linkhop.ingest.schemas import RawClick, encode_click
 from linkhop.links.keys import normalize_key
@@ -54,6 +53,9 @@ from linkhop.redirects.decision import (
 )
 from linkhop.redirects.service import DomainRule, load_domain, load_link
 from linkhop.settings import Settings
+
+if TYPE_CHECKING:  # redis-py is imported only when a Redis tier is configured
+    from linkhop.cache.redis_tier import RedisTier
 
 log = structlog.get_logger("linkhop.redirect")
 HTML = b"text/html; charset=utf-8"

@@ -15,18 +15,15 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
-from redis.asyncio import Redis
 
-from linkhop.apps.analytics_store import AnalyticsStore, open_analytics
 from linkhop.apps.bootstrap import build_runtime, check_database, prepare_database
 from linkhop.apps.ops import OPS_PATHS, Check, OpsApp
 from linkhop.apps.redirect import RedirectApp
 from linkhop.asgi import ASGIApp, Receive, Scope, Send
-from linkhop.cache.invalidation import InvalidationBus
-from linkhop.cache.redis_tier import RedisTier
 from linkhop.db.engine import make_sessionmaker, read_only
 from linkhop.errors import LinkhopError
 from linkhop.logging import configure_logging
@@ -35,6 +32,13 @@ from linkhop.queue.local import SpoolPublisher
 from linkhop.redirects.decision import LinkRecord
 from linkhop.runtime import Runtime
 from linkhop.settings import Settings
+
+if TYPE_CHECKING:  # `linkhop redirect` imports neither ClickHouse nor, without Redis, redis-py
+    from redis.asyncio import Redis
+
+    from linkhop.apps.analytics_store import AnalyticsStore
+    from linkhop.cache.invalidation import InvalidationBus
+    from linkhop.cache.redis_tier import RedisTier
 
 log = structlog.get_logger("linkhop")
 # In `serve` these paths belong to the API/dashboard; every other path is a short key.
@@ -156,6 +160,8 @@ async def _start(settings: Settings, *, api: bool, redirect: bool, worker: bool)
     process.checks["database"] = lambda: check_database(runtime)
     await prepare_database(runtime, apply_migrations=settings.auto_migrate)
     if api or worker:
+        from linkhop.apps.analytics_store import open_analytics  # noqa: PLC0415 — api/worker only
+
         store = await open_analytics(settings)
         runtime.clickhouse = store.ch
         process.store = store
@@ -199,6 +205,7 @@ def _link_tier(process: Process) -> RedisTier[LinkRecord] | None:
         return None
     from linkhop.cache.breaker import CircuitBreaker  # noqa: PLC0415 — Redis only
     from linkhop.cache.codec import RecordCodec  # noqa: PLC0415
+    from linkhop.cache.redis_tier import RedisTier  # noqa: PLC0415
 
     s = process.runtime.settings
     return RedisTier(
