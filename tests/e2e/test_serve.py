@@ -65,9 +65,12 @@ def test_newcomer_flow(server: Server) -> None:
     assert "example.com/welcome" in listed
     cli_link = server.cli("links", "create", "https://example.com/cli", "--key", "from-cli")
     assert cli_link.strip() == f"{server.base}/from-cli"
+    assert httpx.get(f"{server.base}/app/login").status_code == 200
     metrics = httpx.get(f"{server.base}/metrics").text
     assert "linkhop_clicks_published_total 1.0" in metrics
     assert 'linkhop_http_requests_total{app="api",method="POST",route="/api/v1/links"' in metrics
+    # dashboard pages live in a mounted app: their label keeps the /app mount
+    assert 'linkhop_http_requests_total{app="api",method="GET",route="/app/login"' in metrics
     assert server.stop() == 0  # graceful shutdown
 
 

@@ -14,6 +14,16 @@ from linkhop.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("linkhop.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Paths that carry a secret (the dashboard's invitation links): logged without it.
+_SECRET_PATHS = ("/app/invite/",)
+
+
+def loggable_path(path: str) -> str:
+    """``path`` for the access log, with the token of a secret-bearing path cut off."""
+    for prefix in _SECRET_PATHS:
+        if path.startswith(prefix):
+            return prefix + "…"
+    return path
 
 
 def request_id_of(scope: Scope) -> str:
@@ -44,6 +54,7 @@ class ApiMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        outer_root = scope.get("root_path", "")
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -59,14 +70,14 @@ class ApiMiddleware:
                 return
             await self.app(scope, _limited(receive, self.max_body), send_wrapper)
         finally:
-            template = route_template(scope, self.prefix)
+            template = route_template(scope, self.prefix, outer_root=outer_root)
             elapsed = time.perf_counter() - started
             HTTP_REQUESTS.labels(self.app_name, template, scope["method"], str(status)).inc()
             HTTP_LATENCY.labels(self.app_name, template).observe(elapsed)
             log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                path=loggable_path(scope["path"]),
                 route=template,
                 status=status,
                 ms=round(elapsed * 1000, 2),
@@ -74,15 +85,21 @@ class ApiMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-def route_template(scope: Scope, prefix: str) -> str:
+def route_template(scope: Scope, prefix: str, *, outer_root: str = "") -> str:
     """The matched route's path template (a bounded metrics label), or ``unmatched``.
 
     FastAPI mounts included routers, so the scope's route holds the router-local template;
-    the mount prefix is put back in front of it.
+    the mount prefix is put back in front of it. A route inside a mounted sub-app (the
+    dashboard at /app) carries its mount in ``root_path``, which Starlette extends in place:
+    whatever was added to the root path while routing is the mount to put back.
     """
     path = getattr(scope.get("route"), "path", None)
     if not isinstance(path, str):
         return "unmatched"
+    root = scope.get("root_path", "")
+    mount = root[len(outer_root) :] if root.startswith(outer_root) else ""
+    if mount and not path.startswith(mount):
+        path = mount + path
     if prefix and scope["path"].startswith(prefix + "/") and not path.startswith(prefix):
         return prefix + path
     return path
