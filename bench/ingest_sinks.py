@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 
-from linkhop.ingest.enrich import EnrichedClick
+from linkhop.ingest.enrich import TS_INDEX, EnrichedClick, InsertRow
 from linkhop.ingest.service import ClickSink, CounterSink, LinkCount
 
 
@@ -16,7 +16,9 @@ class TimedSink:
         self.inner = inner
         self.seconds = 0.0
 
-    async def insert_clicks(self, rows: Sequence[EnrichedClick], token: str) -> None:
+    async def insert_clicks(
+        self, rows: Sequence[InsertRow] | Sequence[EnrichedClick], token: str
+    ) -> None:
         """Forward and time."""
         started = time.perf_counter()
         await self.inner.insert_clicks(rows, token)
@@ -44,8 +46,12 @@ class LagSink:
         self.inner = inner
         self.lags: list[float] = []
 
-    async def insert_clicks(self, rows: Sequence[EnrichedClick], token: str) -> None:
+    async def insert_clicks(
+        self, rows: Sequence[InsertRow] | Sequence[EnrichedClick], token: str
+    ) -> None:
         """Forward, then note each row's age now that it is stored."""
         await self.inner.insert_clicks(rows, token)
         now = time.time()
-        self.lags.extend(now - row.ts.timestamp() for row in rows)
+        for row in rows:
+            ts = row[TS_INDEX]  # epoch ms from prepare_batch, a datetime from enrich()
+            self.lags.append(now - (ts / 1000 if isinstance(ts, int) else ts.timestamp()))

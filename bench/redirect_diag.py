@@ -2,9 +2,9 @@
 
 wrk numbers include uvicorn and the kernel; these isolate linkhop's own per-request work and its
 parts, as CPU microseconds per operation (``time.thread_time``/``process_time``, so neighbours
-on a shared machine do not inflate them much). The miss path is compared with the same SELECT
-through the ``sqlite3`` module directly, to size what SQLAlchemy's ORM and aiosqlite's thread
-hop cost on that path.
+on a shared machine do not inflate them much). The miss path is measured three ways: the
+redirect's own read (``LinkReader``), the same Core SELECT through an ``AsyncSession`` and
+aiosqlite (what every lookup cost before), and the bare SELECT through ``sqlite3``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from bench.results import Report, Row
 from bench.seed import SeededLink
 from linkhop.apps.redirect import RedirectApp
 from linkhop.db.engine import make_engine, make_sessionmaker, read_only
-from linkhop.ids import uuid7
+from linkhop.ids import uuid7, uuid7_text
 from linkhop.ingest.schemas import RawClick, encode_click
-from linkhop.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from linkhop.metrics import HTTP_LATENCY, HTTP_REQUESTS, BufferedCounter, BufferedHistogram
 from linkhop.queue.local import SpoolPublisher
 from linkhop.redirects.decision import LinkRecord, RedirectRequest, decide_redirect
-from linkhop.redirects.service import load_link
+from linkhop.redirects.service import LinkReader, load_link
 from linkhop.settings import Settings
 
 _SELECT = (
@@ -112,7 +112,7 @@ async def _diagnose(settings: Settings, links: Sequence[SeededLink], n: int) -> 
         out["decide_redirect (pure decision)"] = _sync(
             n, lambda: decide_redirect(record, request, permanent_max_age=30)
         )
-        out["uuid7() + str (click id)"] = _sync(n, lambda: str(uuid7()))
+        out["uuid7_text() (click id)"] = _sync(n, uuid7_text)
         event: RawClick = {
             "click_id": str(uuid7()),
             "ts": now.timestamp(),
@@ -132,16 +132,25 @@ async def _diagnose(settings: Settings, links: Sequence[SeededLink], n: int) -> 
         payload = encode_click(event)
         out["SpoolPublisher.publish (one write)"] = _sync(n, lambda: publisher.publish(payload))
 
-        def metrics() -> None:
-            HTTP_REQUESTS.labels("redirect", "/{key}", "GET", "302").inc()
-            HTTP_LATENCY.labels("redirect", "/{key}").observe(0.0001)
+        requests = BufferedCounter(HTTP_REQUESTS.labels("redirect", "/{key}", "GET", "302"))
+        latency = BufferedHistogram(HTTP_LATENCY.labels("redirect", "/{key}"))
 
-        out["metrics: 2 labels() lookups + inc + observe"] = _sync(n, metrics)
+        def metrics() -> None:
+            requests.value += 1
+            latency.observe(0.0001)
+
+        out["metrics: buffered counter + histogram (per request)"] = _sync(n, metrics)
         misses = min(n, 2000)
-        out["miss: load_link (SQLAlchemy ORM + aiosqlite)"] = await _async(
+        out["miss: load_link (Core SELECT via AsyncSession + aiosqlite)"] = await _async(
             misses,
             lambda: load_link(sessionmaker, settings.default_domain, keys[next(index) % len(keys)]),
         )
+        reader = LinkReader(read_only(engine))
+        out["miss: LinkReader.load (the redirect's read: sqlite3, loop thread)"] = await _async(
+            n,
+            lambda: reader.load(settings.default_domain, keys[next(index) % len(keys)]),
+        )
+        reader.close()
         await publisher.close()
     await engine.dispose()
     db = sqlite3.connect(str(settings.data_dir / "linkhop.db"))

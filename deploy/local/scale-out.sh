@@ -10,7 +10,7 @@
 # development server for a real ClickHouse server (docs/cluster.md) — nothing else changes.
 #
 #   deploy/local/scale-out.sh            # runs, prints what happened, then waits (Ctrl-C stops)
-#   LINKHOP_DEMO_EXIT=1 deploy/local/scale-out.sh   # stop everything after the click (tests)
+#   SCALE_OUT_EXIT=1 deploy/local/scale-out.sh   # stop everything after the click (tests)
 #
 # Ports and names can be overridden: API_PORT, REDIRECT_PORTS ("8082 8083"), WORKER_PORT,
 # CLICKHOUSE_PORT, PG_DSN (libpq URL of a server where a database may be created), PG_DB,
@@ -144,7 +144,7 @@ sys.exit(0 if clicks == expected else 1)
 EOF
 
 say "all good: api http://127.0.0.1:$API_PORT/api/v1/docs · logs in $WORK"
-if [ -z "${LINKHOP_DEMO_EXIT:-}" ]; then
+if [ -z "${SCALE_OUT_EXIT:-}" ]; then
   echo "Ctrl-C stops every process."
   wait
 fi

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -29,6 +30,10 @@ links_app = typer.Typer(help="Manage links.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(links_app, name="links")
+analytics_app = typer.Typer(
+    help="The analytics store: backfill, cluster DDL.", no_args_is_help=True
+)
+app.add_typer(analytics_app, name="analytics")
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -57,6 +62,14 @@ def run_admin(fn: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     except LinkhopError as exc:
         field = f" ({exc.field})" if exc.field else ""
         err.print(f"[red]error{field}:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+    except Exception as exc:
+        from linkhop.db.engine import is_unavailable  # noqa: PLC0415 — only on this path
+
+        if not is_unavailable(exc):
+            raise
+        # The database is down or unreachable: one line, no traceback (URLs are not printed).
+        err.print(f"[red]error:[/red] the database cannot be reached: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from exc
 
 
@@ -181,6 +194,35 @@ def links_create(
     typer.echo(short_url)
 
 
+@links_app.command("import")
+def links_import(
+    file: Annotated[str, typer.Argument(help="CSV file, or '-' for standard input.")],
+    org: Annotated[str | None, typer.Option(help="Org (needed when there are several).")] = None,
+    all_or_nothing: Annotated[
+        bool, typer.Option("--all-or-nothing", help="Create nothing if any row is refused.")
+    ] = False,
+) -> None:
+    """Create links from CSV: a header row (url, key, title, tags, …; tags split by '|').
+
+    Prints one line per created link (line, short link, destination); refused rows go to
+    stderr with the reason, and the exit code is 1 when any row was refused.
+    """
+    from linkhop.apps.admin import import_links  # noqa: PLC0415
+
+    if file != "-" and not Path(file).is_file():
+        err.print(f"[red]error:[/red] no such file: {file}")
+        raise typer.Exit(2)
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8-sig")
+    result = run_admin(lambda s: import_links(s, text=text, org=org, all_or_nothing=all_or_nothing))
+    for line, short_url, url in result.created:
+        typer.echo(f"{line}\t{short_url}\t{url}")
+    for line, why in result.refused:
+        err.print(f"line {line}: {why}", markup=False, highlight=False)
+    err.print(f"{len(result.created)} created, {len(result.refused)} refused")
+    if result.refused:
+        raise typer.Exit(1)
+
+
 @links_app.command("list")
 def links_list(
     org: Annotated[str | None, typer.Option(help="Org (needed when there are several).")] = None,
@@ -199,6 +241,103 @@ def links_list(
     for short_url, url, clicks, created in rows:
         table.add_row(short_url, url, str(clicks), created.astimezone(UTC).strftime("%Y-%m-%d"))
     Console().print(table)
+
+
+@analytics_app.command("backfill")
+def analytics_backfill(
+    file: Annotated[str, typer.Argument(help="CSV or JSON-lines file, or '-' for standard input.")],
+    *,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or jsonl (default: from the file extension)."),
+    ] = None,
+    org: Annotated[
+        str | None, typer.Option(help="Org name or id every row belongs to (rows may omit it).")
+    ] = None,
+    stop_on_error: Annotated[
+        bool, typer.Option("--stop-on-error", help="Stop at the first bad line.")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write the bad lines to this file, to fix and re-import.")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, max=1_000_000, help="Lines per insert.")] = (
+        10_000
+    ),
+) -> None:
+    """Import historical click events, enriched like the worker's; safe to run twice.
+
+    Bad lines go to stderr with their line number and reason; the good ones are imported.
+    Exit code 1 when any line was refused. Columns: docs/analytics.md ("Backfill").
+    """
+    from linkhop.apps.analytics_admin import run_backfill  # noqa: PLC0415
+    from linkhop.ingest.backfill import BackfillOptions, LineError  # noqa: PLC0415
+
+    chosen = fmt or ("jsonl" if file.endswith((".jsonl", ".ndjson", ".json")) else "csv")
+    if chosen not in ("csv", "jsonl"):
+        err.print(f"[red]error:[/red] --format must be csv or jsonl, not {chosen}")
+        raise typer.Exit(2)
+    if file != "-" and not Path(file).is_file():
+        err.print(f"[red]error:[/red] no such file: {file}")
+        raise typer.Exit(2)
+
+    def show(error: LineError) -> None:
+        err.print(f"line {error.line}: {error.reason}", markup=False, highlight=False)
+
+    options = BackfillOptions(
+        fmt="jsonl" if chosen == "jsonl" else "csv",
+        chunk_size=chunk_size,
+        stop_on_error=stop_on_error,
+        source=file,
+    )
+    report = run_admin(
+        lambda s: run_backfill(
+            s, path=file, options=options, org=org, rejects=rejects, on_error=show
+        )
+    )
+    typer.echo(
+        f"{report.lines} lines: {report.stored} clicks imported, {report.already} already "
+        f"imported before ({report.skipped_chunks} of {report.chunks} chunks skipped), "
+        f"{report.rejected} refused"
+    )
+    if report.stopped_at is not None:
+        err.print(f"stopped at line {report.stopped_at} (--stop-on-error); nothing after it ran")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@analytics_app.command("cluster-ddl")
+def analytics_cluster_ddl(
+    cluster: Annotated[str, typer.Option(help="Cluster name from the servers' remote_servers.")],
+    from_version: Annotated[
+        int, typer.Option(min=0, help="Schema version the cluster is at (0: a new cluster).")
+    ] = 0,
+    down: Annotated[bool, typer.Option("--down", help="Reverse down to --from-version.")] = False,
+    sharding_key: Annotated[
+        str | None, typer.Option(help="Distributed sharding key (default cityHash64(org_id)).")
+    ] = None,
+    retention: Annotated[
+        bool, typer.Option(help="Append the TTLs of the configured retention policy.")
+    ] = True,
+) -> None:
+    """Print the ClickHouse cluster schema (ReplicatedMergeTree + Distributed) as SQL.
+
+    Generated from the same migrations `linkhop migrate` applies; see docs/cluster.md.
+    """
+    from linkhop.apps.analytics_admin import cluster_ddl  # noqa: PLC0415
+
+    try:
+        script = cluster_ddl(
+            load_settings(),
+            cluster=cluster,
+            from_version=from_version,
+            down=down,
+            sharding_key=sharding_key,
+            with_retention=retention,
+        )
+    except ValueError as exc:  # a bad cluster name or version
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    typer.echo(script, nl=False)
 
 
 def main() -> None:

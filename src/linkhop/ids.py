@@ -11,6 +11,7 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Iterator
 from typing import NewType
 
 OrgId = NewType("OrgId", str)
@@ -81,12 +82,42 @@ def uuid7(now_ms: int | None = None) -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
+# uuid7_text draws its random bits from a pool: one urandom call per ~200 ids instead of one
+# getrandom syscall per click. Each entry is 19 hex digits (76 random bits, 74 used); entries are
+# handed out by ``next()`` on a list iterator, which is atomic under the GIL, so two threads never
+# get the same bits. A forked child drops the pool it inherited (it would repeat the parent's).
+_POOL_ENTRIES = 256
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # 2 random bits under 0b10
+_pool: Iterator[str] = iter(())
+_stamp: tuple[int, str] = (-1, "")  # (millisecond, its formatted prefix), replaced atomically
+
+
+def _refill() -> Iterator[str]:
+    global _pool  # noqa: PLW0603 — the pool is process state by design (see above)
+    digits = os.urandom(_POOL_ENTRIES * 10).hex()
+    _pool = iter([digits[i : i + 19] for i in range(0, _POOL_ENTRIES * 20, 20)])
+    return _pool
+
+
+def _drop_pool() -> None:
+    global _pool  # noqa: PLW0603 — see _refill
+    _pool = iter(())
+
+
+os.register_at_fork(after_in_child=_drop_pool)
+
+
 def uuid7_text(now_ms: int | None = None) -> str:
-    """``str(uuid7())`` without building a UUID object: one urandom read and one format (the
-    click id on the redirect hot path, where ``str(uuid7())`` measured ≈ 7 µs)."""
+    """``str(uuid7())`` without building a UUID object (the click id on the redirect hot path).
+
+    The millisecond prefix is formatted once per millisecond and the random bits come from a
+    pool of ``os.urandom`` output: ≈ 2 µs against ≈ 7 µs for ``str(uuid7())``.
+    """
+    global _stamp  # noqa: PLW0603 — the per-millisecond prefix cache
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits; 74 are used
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64
-    value |= 0b10 << 62 | rand & ((1 << 62) - 1)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    stamp = _stamp
+    if stamp[0] != ms:
+        h = f"{ms & ((1 << 48) - 1):012x}"
+        stamp = _stamp = (ms, f"{h[:8]}-{h[8:]}-7")
+    r = next(_pool, None) or next(_refill())
+    return f"{stamp[1]}{r[:3]}-{_VARIANT[r[3]]}{r[4:7]}-{r[7:]}"

@@ -47,3 +47,8 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # clickhouse-connect's HTTP client warns (via urllib3) on every refused connection; linkhop
+    # reports an unreachable ClickHouse itself, once per outage (backend_unavailable,
+    # ingest_failed), so these per-attempt lines would only flood the log during an outage.
+    for name in ("urllib3.connectionpool", "clickhouse_connect.driver"):
+        logging.getLogger(name).setLevel(logging.ERROR)

@@ -7,6 +7,7 @@ checks that the two agree.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -34,6 +35,14 @@ class Settings(BaseSettings):
         ),
     )
     database_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+    database_connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "PostgreSQL: longest wait to open a connection, or for a free one in the pool. While "
+            "the database is unreachable, requests that need it fail (503) after at most this."
+        ),
+    )
     clickhouse_url: str | None = Field(
         default=None,
         description=(
@@ -43,6 +52,22 @@ class Settings(BaseSettings):
     )
     clickhouse_database: str = Field(
         default="linkhop", description="ClickHouse database that holds the click tables."
+    )
+    analytics_retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36_500,
+        description=(
+            "Days of click analytics kept per org (raw clicks and every rollup, enforced by "
+            "ClickHouse TTL). 0 keeps them forever."
+        ),
+    )
+    analytics_retention_overrides: dict[str, int] = Field(
+        default_factory=dict,
+        description=(
+            'Per-org retention in days, overriding the default: a JSON object `{"<org id>": '
+            "days}`; 0 keeps that org's clicks forever."
+        ),
     )
     spool_dir: Path | None = Field(
         default=None,
@@ -107,6 +132,14 @@ class Settings(BaseSettings):
             "(bound to `host`). 0 turns it off."
         ),
     )
+    redirect_server: Literal["uvicorn", "granian"] = Field(
+        default="uvicorn",
+        description=(
+            "HTTP server of `linkhop redirect`: `uvicorn` (uvloop + httptools) or `granian` "
+            "(needs the optional `granian` package; its embedded mode, marked experimental by "
+            "granian). Other commands always use uvicorn."
+        ),
+    )
 
     # --- links ---------------------------------------------------------------------------------
     key_length: int = Field(default=7, ge=4, le=32, description="Length of random short keys.")
@@ -137,8 +170,8 @@ class Settings(BaseSettings):
         description=(
             "Redis for the scale-out deployment: the shared short-key cache and the "
             "invalidation channel between replicas (`redis://[:password@]host:6379/0`). "
-            "Unset: each process caches on its own and edits reach other processes within "
-            "`cache_ttl_seconds`."
+            "Unset: each process caches on its own and edits reach separate `redirect` "
+            "processes within `cache_ttl_seconds`."
         ),
     )
     redis_cache_ttl_seconds: float = Field(
@@ -210,12 +243,13 @@ class Settings(BaseSettings):
     cache_size: int = Field(
         default=100_000, ge=0, description="Entries in the in-process short-key cache (LRU)."
     )
-    cache_ttl_seconds: float = Field(
-        default=5.0,
+    cache_ttl_seconds: float | None = Field(
+        default=None,
         ge=0,
         description=(
-            "How long a cached link is trusted before it is reloaded. Bounds how stale a "
-            "redirect can be in another process after an edit."
+            "How long a cached link is trusted before it is reloaded. Default: 300 s in a "
+            "process whose cache hears every edit (`serve`, or any process with `redis_url`), "
+            "5 s in a `redirect` process without Redis, which sees edits only by reloading."
         ),
     )
     negative_cache_ttl_seconds: float = Field(
@@ -252,12 +286,27 @@ class Settings(BaseSettings):
         ),
     )
     session_ttl_hours: int = Field(default=24 * 14, ge=1, description="Dashboard session lifetime.")
+    invite_ttl_hours: int = Field(
+        default=24 * 7,
+        ge=1,
+        le=24 * 90,
+        description="How long an invitation link to join an organisation stays usable.",
+    )
     cookie_secure: bool | None = Field(
         default=None,
         description="Force the Secure cookie flag. Default: on when `public_url` is https.",
     )
     api_key_env: Literal["live", "test"] = Field(
         default="live", description="Environment tag in new API keys (`lnk_live_…`)."
+    )
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description=(
+            "How long a process trusts an API key it verified without asking the database "
+            "again. Changes made in the same process apply at once; 0 checks every request."
+        ),
     )
 
     # --- operations ----------------------------------------------------------------------------
@@ -276,6 +325,14 @@ class Settings(BaseSettings):
     )
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="How long shutdown waits to flush pending clicks."
+    )
+    backend_retry_max_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Longest pause between attempts to reach a backend (database, Redis, ClickHouse) "
+            "that was down at start-up; the pause doubles from 0.5 s up to this."
+        ),
     )
 
     @field_validator("default_domain", "extra_short_domains", mode="after")
@@ -299,6 +356,17 @@ class Settings(BaseSettings):
     def _long_secret(cls, value: str | None) -> str | None:
         if value is not None and len(value) < 32:
             raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("analytics_retention_overrides")
+    @classmethod
+    def _retention_overrides(cls, value: dict[str, int]) -> dict[str, int]:
+        # The org ids end up as literals in ClickHouse TTL DDL (clickhouse/retention.py).
+        for org_id, days in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", org_id):
+                raise ValueError(f"not an org id: {org_id!r:.80}")
+            if not 0 <= days <= 36_500:
+                raise ValueError(f"{org_id}: days must be 0..36500, got {days}")
         return value
 
     # --- derived values --------------------------------------------------------------------------
@@ -327,6 +395,12 @@ class Settings(BaseSettings):
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"{self.short_scheme}://{self.default_domain}"
+
+    def link_cache_ttl(self, *, invalidated: bool) -> float:
+        """``cache_ttl_seconds``, or its default for a cache that does (not) hear every edit."""
+        if self.cache_ttl_seconds is not None:
+            return self.cache_ttl_seconds
+        return 300.0 if invalidated else 5.0
 
     @property
     def short_domains(self) -> frozenset[str]:

@@ -36,7 +36,7 @@ def test_scale_out_walkthrough(tmp_path: Path) -> None:
             "WORK": str(tmp_path / "work"),
             "LINKHOP_CLICK_STREAM": f"linkhop:walkthrough:{suffix}",
             "LINKHOP_CLICKHOUSE_DATABASE": f"walkthrough_{suffix}",
-            "LINKHOP_DEMO_EXIT": "1",
+            "SCALE_OUT_EXIT": "1",
         }
     )
     done = subprocess.run(

@@ -47,11 +47,28 @@ async def _login(h: Harness, a: Account) -> httpx.Response:
     )
 
 
-async def _logout(h: Harness, a: Account) -> httpx.Response:
-    cookie = (await _login(h, a)).cookies["linkhop_session"]
-    return await h.client.post(
-        "/api/v1/auth/logout", headers={"cookie": f"linkhop_session={cookie}"}
+async def _signed_in(h: Harness, a: Account) -> str:
+    """Sign in (its own audit event happens here, before the count); "<cookie> <csrf>"."""
+    r = await _login(h, a)
+    h.client.cookies.clear()
+    return f"{r.cookies['linkhop_session']} {r.json()['csrf_token']}"
+
+
+def _session_headers(signed_in: str) -> dict[str, str]:
+    cookie, csrf = signed_in.split(" ")
+    return {"cookie": f"linkhop_session={cookie}", "X-CSRF-Token": csrf}
+
+
+async def _logout(h: Harness, a: Account, signed_in: str) -> httpx.Response:
+    return await h.client.post("/api/v1/auth/logout", headers=_session_headers(signed_in))
+
+
+async def _new_invite(h: Harness, a: Account) -> str:
+    r = await h.client.post(
+        "/api/v1/invites", json={"email": "new@example.com", "role": "member"}, headers=a.auth
     )
+    assert r.status_code == 201, r.text
+    return f"{r.json()['id']} {r.json()['token']}"
 
 
 Prepare = Callable[[Harness, Account], Awaitable[str]]
@@ -61,6 +78,12 @@ SCENARIOS: dict[tuple[str, str], tuple[Prepare | None, Act]] = {
         None,
         lambda h, a, _: h.client.post(
             "/api/v1/links", json={"url": "https://example.com/new"}, headers=a.auth
+        ),
+    ),
+    ("POST", "/api/v1/links/bulk"): (
+        None,
+        lambda h, a, _: h.client.post(
+            "/api/v1/links/bulk", json={"links": [{"url": "https://example.com/b"}]}, headers=a.auth
         ),
     ),
     ("PUT", "/api/v1/links/upsert"): (
@@ -110,7 +133,38 @@ SCENARIOS: dict[tuple[str, str], tuple[Prepare | None, Act]] = {
         lambda h, a, i: h.client.delete(f"/api/v1/api-keys/{i}", headers=a.auth),
     ),
     ("POST", "/api/v1/auth/login"): (None, lambda h, a, _: _login(h, a)),
-    ("POST", "/api/v1/auth/logout"): (None, lambda h, a, _: _logout(h, a)),
+    ("POST", "/api/v1/auth/logout"): (_signed_in, _logout),
+    ("POST", "/api/v1/auth/password"): (
+        _signed_in,
+        lambda h, a, i: h.client.post(
+            "/api/v1/auth/password",
+            json={"current_password": "correct horse battery", "new_password": "a new long one"},
+            headers=_session_headers(i),
+        ),
+    ),
+    ("POST", "/api/v1/auth/sessions/revoke-others"): (
+        _signed_in,
+        lambda h, a, i: h.client.post(
+            "/api/v1/auth/sessions/revoke-others", headers=_session_headers(i)
+        ),
+    ),
+    ("POST", "/api/v1/invites"): (
+        None,
+        lambda h, a, _: h.client.post(
+            "/api/v1/invites", json={"email": "new@example.com"}, headers=a.auth
+        ),
+    ),
+    ("DELETE", "/api/v1/invites/{invite_id}"): (
+        _new_invite,
+        lambda h, a, i: h.client.delete(f"/api/v1/invites/{i.split()[0]}", headers=a.auth),
+    ),
+    ("POST", "/api/v1/invites/accept"): (
+        _new_invite,
+        lambda h, a, i: h.client.post(
+            "/api/v1/invites/accept",
+            json={"token": i.split()[1], "password": "a new long one"},
+        ),
+    ),
 }
 
 

@@ -260,7 +260,7 @@ async def test_session_cookie_flow_with_csrf(harness: Harness) -> None:
     )
     assert r.status_code == 201, r.text
 
-    out = await harness.client.post("/api/v1/auth/logout", headers=cookie)
+    out = await harness.client.post("/api/v1/auth/logout", headers={**cookie, "X-CSRF-Token": csrf})
     assert out.status_code == 204
     assert_problem(await harness.client.get("/api/v1/me", headers=cookie), 401, "unauthenticated")
     r = await harness.client.post(

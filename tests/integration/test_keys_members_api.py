@@ -75,7 +75,10 @@ async def test_key_is_shown_once(harness: Harness) -> None:
         assert r.status_code == 200
         assert key not in r.text and key[17:] not in r.text and "secret" not in r.text
     assert all("key" not in item for item in listed.json()) and "key" not in one.json()
-    assert one.json() == {k: v for k, v in created.items() if k != "key"}
+    # works() used the key (a 403: it lacks org:read), which counts as a use.
+    assert one.json()["last_used_at"] is not None
+    unchanged = {k: v for k, v in one.json().items() if k != "last_used_at"}
+    assert unchanged == {k: v for k, v in created.items() if k not in ("key", "last_used_at")}
     # The harness mints its keys in the test environment.
     harness_key = next(k for k in listed.json() if k["id"] != created["id"])
     assert harness_key["display"] == ada.key[:17] + "…" and ada.key.startswith("lnk_test_")

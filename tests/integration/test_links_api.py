@@ -263,3 +263,27 @@ async def test_tags_crud(harness: Harness) -> None:
         await harness.client.delete(f"/api/v1/tags/{tag['id']}", headers=ada.auth)
     ).status_code == 204
     assert (await harness.client.get("/api/v1/tags", headers=ada.auth)).json() == []
+
+
+@pytest.mark.parametrize("sort", ["-created_at", "created_at", "-clicks", "clicks", "key", "-key"])
+async def test_cursor_pages_walk_every_sort_without_gaps(harness: Harness, sort: str) -> None:
+    ada = await harness.account("ada@example.com")
+    # Equal clicks (all 0) and equal created_at (one bulk request): ties are broken by id.
+    items = [{"url": f"https://e.com/{i}", "key": f"k{i:02d}"} for i in range(23)]
+    r = await harness.client.post("/api/v1/links/bulk", json={"links": items}, headers=ada.auth)
+    assert r.json()["created"] == 23
+    everything = await harness.client.get(f"/api/v1/links?limit=100&sort={sort}", headers=ada.auth)
+    expected = [x["id"] for x in everything.json()["data"]]
+    assert len(expected) == 23
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = await harness.client.get(
+            "/api/v1/links", params={"limit": 4, "sort": sort, "cursor": cursor}, headers=ada.auth
+        )
+        assert page.status_code == 200, page.text
+        seen += [x["id"] for x in page.json()["data"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected

@@ -75,6 +75,16 @@ class Orgs:
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
+    async def b_invite(self) -> str:
+        self._members += 1
+        r = await self.h.client.post(
+            "/api/v1/invites",
+            headers=self.bob.auth,
+            json={"email": f"{MARKER}-{self._members}@beta.example", "role": "member"},
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
     async def b_member(self) -> str:
         self._members += 1
         member = await self.h.account(f"b{self._members}@beta.example", org="Beta", role="member")
@@ -96,6 +106,7 @@ KINDS: dict[str, Kind] = {
     "tag_id": Kind(Orgs.b_tag, "/api/v1/tags/{}"),
     "key_id": Kind(Orgs.b_key, "/api/v1/api-keys/{}"),
     "user_id": Kind(Orgs.b_member, "/api/v1/org/members/{}"),
+    "invite_id": Kind(Orgs.b_invite, "/api/v1/invites/{}"),
 }
 
 
@@ -176,6 +187,7 @@ async def test_lists_and_filters_never_show_org_b(orgs: Orgs) -> None:
     h = orgs.h
     await h.create_link(orgs.ada, url="https://acme.example/a", key="acme-a")
     b_ids = {await orgs.b_link(), await orgs.b_tag(), await orgs.b_key(), await orgs.b_member()}
+    b_ids.add(await orgs.b_invite())
     b_ids.add(orgs.bob.user_id)
     for path in (
         "/api/v1/links",
@@ -185,6 +197,8 @@ async def test_lists_and_filters_never_show_org_b(orgs: Orgs) -> None:
         "/api/v1/tags",
         "/api/v1/api-keys",
         "/api/v1/org/members",
+        "/api/v1/invites",
+        "/api/v1/invites?status=all",
         "/api/v1/me",
         "/api/v1/org",
     ):

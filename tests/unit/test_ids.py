@@ -29,3 +29,32 @@ def test_uuid7_text_does_not_repeat() -> None:
 
 def test_prefixed_ids() -> None:
     assert re.fullmatch(r"link_[0-9a-hjkmnp-tv-z]{26}", new_link_id())
+
+
+def test_uuid7_text_threads_never_share_random_bits() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def many(_: int) -> list[str]:
+        return [uuid7_text(now_ms=7) for _ in range(5000)]
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = [i for chunk in pool.map(many, range(4)) for i in chunk]
+    assert len(set(ids)) == len(ids)
+
+
+def test_uuid7_text_forked_child_does_not_repeat_the_parent() -> None:
+    import os
+
+    uuid7_text()  # the parent now holds a partly used pool
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next ids, then leave without running pytest's exit
+        os.write(write, ",".join(uuid7_text(now_ms=9) for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    parent = {uuid7_text(now_ms=9) for _ in range(50)}
+    assert len(child) == 50
+    assert not child & parent

@@ -32,7 +32,13 @@ Row = dict[str, object]
 
 
 async def _timeseries(
-    *, ch: ClickHouse, database: str, query: AnalyticsQuery, time_range: TimeRange, now: datetime
+    *,
+    ch: ClickHouse,
+    database: str,
+    query: AnalyticsQuery,
+    time_range: TimeRange,
+    now: datetime,
+    rollups: bool,
 ) -> list[Row]:
     end = time_range.end or now.astimezone(UTC)
     start = time_range.start
@@ -51,7 +57,12 @@ async def _timeseries(
     starts = bucket_starts(start, end, granularity, zone)  # raises Invalid before any query
     rows = await ch.aquery(
         *timeseries_sql(
-            query, database=database, time_range=TimeRange(start, end), granularity=granularity
+            query,
+            database=database,
+            time_range=TimeRange(start, end),
+            granularity=granularity,
+            rollups=rollups,
+            starts=starts,
         )
     )
     counts = [(int(bucket), int(clicks), int(visitors)) for bucket, clicks, visitors in rows]
@@ -59,20 +70,27 @@ async def _timeseries(
 
 
 async def run_query(
-    *, ch: ClickHouse, database: str, query: AnalyticsQuery, now: datetime
+    *, ch: ClickHouse, database: str, query: AnalyticsQuery, now: datetime, rollups: bool = True
 ) -> Row | list[Row]:
-    """Answer ``query`` for its org: a count dict, or a list of rows (see ``results``)."""
+    """Answer ``query`` for its org: a count dict, or a list of rows (see ``results``).
+
+    ``rollups=False`` reads only the raw ``clicks`` table (tests compare both paths).
+    """
     time_range = resolve_range(query, now)
     if query.group_by == "count":
-        rows = await ch.aquery(*count_sql(query, database=database, time_range=time_range))
+        rows = await ch.aquery(
+            *count_sql(query, database=database, time_range=time_range, rollups=rollups)
+        )
         clicks, visitors = rows[0]
         return {"clicks": int(clicks), "visitors": int(visitors)}
     if query.group_by == "timeseries":
         return await _timeseries(
-            ch=ch, database=database, query=query, time_range=time_range, now=now
+            ch=ch, database=database, query=query, time_range=time_range, now=now, rollups=rollups
         )
     keys = [key for key, _ in DIMENSIONS[query.group_by]]
-    rows = await ch.aquery(*dimension_sql(query, database=database, time_range=time_range))
+    rows = await ch.aquery(
+        *dimension_sql(query, database=database, time_range=time_range, rollups=rollups)
+    )
     return [_dimension_row(keys, row) for row in rows]
 
 

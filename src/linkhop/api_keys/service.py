@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from linkhop.api_keys import cache as key_cache
 from linkhop.api_keys import format as key_format
 from linkhop.api_keys.models import ApiKey
 from linkhop.audit import service as audit_service
@@ -19,6 +22,8 @@ from linkhop.orgs import service as orgs_service
 from linkhop.principal import PERMISSIONS, Principal, require
 
 MAX_EXPIRY_DAYS = 3650
+USE_RECORD_INTERVAL = timedelta(minutes=1)
+"""``last_used_at`` is written at most this often per key (it is for humans, not billing)."""
 
 
 def validate_scopes(scopes: Iterable[str]) -> list[str]:
@@ -85,8 +90,28 @@ async def create_key(
     return row, parsed.full
 
 
-async def authenticate_key(session: AsyncSession, *, token: str, now: datetime) -> Principal:
-    """The principal behind an API key; Unauthenticated if malformed, unknown, revoked, expired."""
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """A verified key: the principal it acts as, and whether its use is due to be recorded."""
+
+    principal: Principal
+    record_use: bool
+
+
+def _use_due(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at >= USE_RECORD_INTERVAL
+
+
+async def authenticate_key(
+    session: AsyncSession, *, token: str, now: datetime, cache_seconds: float = 0.0
+) -> Authenticated:
+    """The principal behind an API key; Unauthenticated if malformed, unknown, revoked, expired.
+
+    A key verified less than ``cache_seconds`` ago is answered from the in-process cache (see
+    ``api_keys.cache`` for when it is dropped). Nothing is written here: when ``record_use`` is
+    set, the caller records the use with ``record_use`` in a transaction of its own, so a
+    request that fails afterwards still counts as a use.
+    """
     parsed = key_format.parse(token)
     if parsed is None:
         # A right-shaped key with a wrong checksum is a typo or a truncated copy-paste: say so,
@@ -94,10 +119,19 @@ async def authenticate_key(session: AsyncSession, *, token: str, now: datetime) 
         if key_format.well_formed(token):
             raise Unauthenticated("API key checksum mismatch: the key was mistyped or altered")
         raise Unauthenticated("malformed API key")
+    digest = key_format.secret_hash(token)
+    clock = time.monotonic()
+    if cache_seconds > 0:
+        hit = key_cache.KEYS.get(digest, now=clock, ttl=cache_seconds)
+        if hit is not None:
+            if hit.expires_at is not None and hit.expires_at <= now:
+                raise Unauthenticated("this API key has expired")
+            return Authenticated(hit.principal, _claim_use(digest, hit, now, remember=True))
+    generation = key_cache.KEYS.generation
     row = (
         await session.execute(select(ApiKey).where(ApiKey.key_id == parsed.key_id))
     ).scalar_one_or_none()
-    if row is None or not secrets.compare_digest(row.secret_hash, key_format.secret_hash(token)):
+    if row is None or not secrets.compare_digest(row.secret_hash, digest):
         raise Unauthenticated("unknown API key")
     if row.revoked_at is not None:
         raise Unauthenticated("this API key was revoked")
@@ -117,9 +151,39 @@ async def authenticate_key(session: AsyncSession, *, token: str, now: datetime) 
         )
     except NotFound as exc:
         raise Unauthenticated("the owner of this API key left the organisation") from exc
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = now  # throttled: one write a minute per key at most
-    return principal
+    entry = key_cache.CachedKey(
+        principal=principal,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        loaded_at=clock,
+        generation=generation,
+    )
+    remember = cache_seconds > 0
+    if remember:
+        key_cache.KEYS.put(digest, entry)
+    return Authenticated(principal, _claim_use(digest, entry, now, remember=remember))
+
+
+def _claim_use(digest: str, entry: key_cache.CachedKey, now: datetime, *, remember: bool) -> bool:
+    """Whether this request should record the key's use (at most once a minute per key)."""
+    if not _use_due(entry.last_used_at, now):
+        return False
+    if remember:
+        # Concurrent requests of one key all saw the old time; the first one claims the write.
+        key_cache.KEYS.put(digest, replace(entry, last_used_at=now))
+    return True
+
+
+async def record_use(session: AsyncSession, *, api_key_id: str, now: datetime) -> None:
+    """Set ``last_used_at`` unless another request or process did within the last minute."""
+    stmt = (
+        update(ApiKey)
+        .where(ApiKey.id == api_key_id)
+        .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - USE_RECORD_INTERVAL))
+        .values(last_used_at=now)
+    )
+    # Recording a use changes nobody's access: it must not empty the key cache.
+    await session.execute(stmt, execution_options={key_cache.NEUTRAL: True})
 
 
 def _visible(principal: Principal) -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.api_keys import service as api_keys_service
 from linkhop.apps.bootstrap import build_runtime, prepare_database
@@ -13,7 +16,7 @@ from linkhop.db import migrate as db_migrate
 from linkhop.db.engine import unit_of_work
 from linkhop.errors import Invalid, NotFound
 from linkhop.ids import OrgId, UserId
-from linkhop.links import listing
+from linkhop.links import bulk, imports, listing
 from linkhop.links import service as links_service
 from linkhop.links.schemas import LinkCreate
 from linkhop.orgs import service as orgs_service
@@ -180,3 +183,67 @@ async def list_links(
             ]
     finally:
         await runtime.engine.dispose()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Links created from a file as (line, short URL, destination); refused rows as (line, why)."""
+
+    created: list[tuple[int, str, str]]
+    refused: list[tuple[int, str]]
+
+
+async def import_links(
+    settings: Settings, *, text: str, org: str | None, all_or_nothing: bool
+) -> ImportResult:
+    """Create the links of a CSV document through the bulk service, 1000 rows per transaction.
+
+    With ``all_or_nothing`` every row shares one transaction and any refusal creates nothing.
+    """
+    rows = list(imports.csv_rows(text))
+    runtime = await _runtime(settings)
+    created: list[tuple[int, str, str]] = []
+    refused: list[tuple[int, str]] = []
+    chunks = [rows[i : i + bulk.MAX_LINKS] for i in range(0, len(rows), bulk.MAX_LINKS)]
+    try:
+        principal = await _owner_principal(runtime, org)
+
+        async def create(session: AsyncSession, chunk: list[tuple[int, dict[str, Any]]]) -> None:
+            lines = [line for line, _ in chunk]
+            try:
+                outcome = await bulk.create_links(
+                    session,
+                    principal=principal,
+                    items=[body for _, body in chunk],
+                    policy=runtime.policy,
+                    now=datetime.now(UTC),
+                    all_or_nothing=all_or_nothing,
+                )
+            except bulk.BulkRejected as exc:
+                refused.extend((lines[f.index], _why(f)) for f in exc.failed)
+                raise
+            for done in outcome.created:
+                row = done.row
+                short = runtime.short_url(row["domain"], row["key"])
+                created.append((lines[done.index], short, row["url"]))
+            refused.extend((lines[f.index], _why(f)) for f in outcome.failed)
+
+        if all_or_nothing:
+            try:
+                async with unit_of_work(runtime.sessionmaker) as session:
+                    for chunk in chunks:
+                        await create(session, chunk)
+            except bulk.BulkRejected:
+                created.clear()  # rolled back
+        else:
+            for chunk in chunks:
+                async with unit_of_work(runtime.sessionmaker) as session:
+                    await create(session, chunk)
+    finally:
+        await runtime.engine.dispose()
+    return ImportResult(created=created, refused=sorted(refused))
+
+
+def _why(failure: bulk.ItemError) -> str:
+    error = failure.error
+    return f"{error.code}: {error.detail}"

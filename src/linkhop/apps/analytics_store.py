@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from linkhop.clickhouse import runner
 from linkhop.clickhouse.client import ClickHouse
+from linkhop.clickhouse.retention import apply_retention, retention_policy
 from linkhop.errors import Unavailable
 from linkhop.settings import Settings
 
@@ -40,6 +41,8 @@ async def open_analytics(settings: Settings) -> AnalyticsStore:
                 ) from exc
             raise
         runner.migrate(ch, settings.clickhouse_database)
+        # Per-org TTLs follow settings; a no-op unless the policy changed since the last start.
+        apply_retention(ch, settings.clickhouse_database, retention_policy(settings))
         return AnalyticsStore(
             ch,
             settings.clickhouse_database,

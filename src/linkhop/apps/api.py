@@ -14,8 +14,11 @@ from linkhop.api_keys.router import router as api_keys_router
 from linkhop.apps import problems
 from linkhop.apps.middleware import ApiMiddleware, BodyTooLarge
 from linkhop.auth.router import router as auth_router
+from linkhop.dashboard.app import create_dashboard_app
+from linkhop.invites.router import router as invites_router
 from linkhop.links.router import router as links_router
 from linkhop.orgs.router import router as orgs_router
+from linkhop.qr.router import router as qr_router
 from linkhop.runtime import Runtime
 from linkhop.tags.router import router as tags_router
 
@@ -66,10 +69,14 @@ def create_api_app(runtime: Runtime) -> FastAPI:
         orgs_router,
         api_keys_router,
         auth_router,
+        invites_router,
+        qr_router,
     ):
         app.include_router(router, prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The dashboard: its own mounted app, so /app errors are pages, not problem+json.
+    app.mount("/app", create_dashboard_app(runtime), name="dashboard")
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     async def docs_page() -> HTMLResponse:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from linkhop.db.engine import UNAVAILABLE_ERRORS
 from linkhop.errors import LinkhopError, RateLimited, Unauthenticated
 
 PROBLEM_TYPE = "urn:linkhop:problem:"
@@ -97,7 +98,9 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
-    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    # An error may name several fields itself (a refused bulk request lists each item).
+    listed: list[dict[str, str]] | None = getattr(exc, "errors", None)
+    errors = listed or ([{"field": exc.field, "message": exc.detail}] if exc.field else None)
     return problem(
         exc.status,
         title=exc.title,
@@ -148,6 +151,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The database is unreachable (down, restarting, pool exhausted): not a bug, no traceback.
+    log.warning(
+        "database_unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:300]
+    )
+    return problem(
+        503,
+        title="Service unavailable",
+        code="database_unavailable",
+        request=request,
+        detail="the database cannot be reached right now; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_error", path=request.url.path)
     return problem(
@@ -164,4 +182,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LinkhopError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for error in UNAVAILABLE_ERRORS:  # handled here, not re-raised as a 500 would be
+        app.add_exception_handler(error, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

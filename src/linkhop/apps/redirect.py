@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING, Any
+from time import monotonic, perf_counter
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from linkhop.asgi import ASGIApp, Receive, Scope, Send, pick_client_ip, read_body, send_bytes
 from linkhop.auth.passwords import verify_password_async
@@ -32,6 +33,8 @@ from linkhop.metrics import (
     CLICKS_SPOOLED,
     HTTP_LATENCY,
     HTTP_REQUESTS,
+    BufferedCounter,
+    BufferedHistogram,
 )
 from linkhop.queue.base import ClickPublisher
 from linkhop.ratelimit import FailureWindow
@@ -51,7 +54,7 @@ from linkhop.redirects.decision import (
     password_unlock_token,
     split_inspect_suffix,
 )
-from linkhop.redirects.service import DomainRule, load_domain, load_link
+from linkhop.redirects.service import DomainRule, LinkReader, load_domain, load_link
 from linkhop.settings import Settings
 
 if TYPE_CHECKING:  # redis-py is imported only when a Redis tier is configured
@@ -62,13 +65,25 @@ HTML = b"text/html; charset=utf-8"
 NOINDEX = (b"x-robots-tag", b"noindex")
 UNLOCK_TTL = timedelta(hours=24)
 ROBOTS_TXT = b"User-agent: *\nDisallow:\n"
-_STATUS_LABELS = {s: str(s) for s in (200, 301, 302, 303, 307, 308, 401, 404, 405, 410, 413, 429)}
 _HEAD_GET = frozenset({"GET", "HEAD"})
-# Metric children bound once: a labels() lookup per request cost ≈ 5 µs (bench/README.md).
-_REQUESTS: dict[tuple[str, int], Any] = {}
-_LATENCY = HTTP_LATENCY.labels("redirect", "/{key}")
-CACHE_HIT = CACHE_EVENTS.labels("hit")
-CACHE_MISS = CACHE_EVENTS.labels("miss")
+_NO_STORE = b"no-store"
+_WANTED_HEADERS = frozenset({b"host", b"user-agent", b"referer", b"cookie", b"x-forwarded-for"})
+# Per-request metrics are plain ints and bucket counts, added to the Prometheus children when
+# /metrics is scraped (linkhop.metrics.BufferedCounter): labels() + inc + observe cost ≈ 10 µs
+# a request, the buffered form well under 1 µs (bench/README.md).
+_REQUESTS: dict[tuple[str, int], BufferedCounter] = {}
+_LATENCY = BufferedHistogram(HTTP_LATENCY.labels("redirect", "/{key}"))
+CACHE_HIT = BufferedCounter(CACHE_EVENTS.labels("hit"))
+CACHE_MISS = BufferedCounter(CACHE_EVENTS.labels("miss"))
+_PUBLISHED = BufferedCounter(CLICKS_PUBLISHED)
+_SPOOLED = BufferedCounter(CLICKS_SPOOLED)
+
+
+def _request_counter(method: str, status: int) -> BufferedCounter:
+    counter = _REQUESTS[(method, status)] = BufferedCounter(
+        HTTP_REQUESTS.labels("redirect", "/{key}", method, str(status))
+    )
+    return counter
 
 
 @dataclass(slots=True)
@@ -94,8 +109,16 @@ async def _not_allowed(send: Send) -> int:
 
 
 async def _redirect(send: Send, status: int, location: str, cache_control: bytes) -> None:
-    headers = [(b"location", location.encode("utf-8")), NOINDEX, (b"cache-control", cache_control)]
-    await send_bytes(send, status, b"", b"text/plain", head=True, headers=headers)
+    # send_bytes inlined: this is every click's response.
+    headers = [
+        (b"content-type", b"text/plain"),
+        (b"content-length", b"0"),
+        (b"location", location.encode("utf-8")),
+        NOINDEX,
+        (b"cache-control", cache_control),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 class RedirectApp:
@@ -111,7 +134,11 @@ class RedirectApp:
         other: ASGIApp | None = None,
         spooled: bool = True,
         link_tier: RedisTier[LinkRecord] | None = None,
+        invalidated: bool = False,
     ) -> None:
+        """``invalidated``: every edit reaches this process's ``invalidate``/``on_invalidation``
+        (the API runs in this process, or the Redis invalidation channel is listened to), so
+        the default cache TTL can be long (``Settings.link_cache_ttl``)."""
         self.settings = settings
         self.publisher = publisher
         self.secret_key = secret_key
@@ -119,16 +146,24 @@ class RedirectApp:
         self.default_rule = DomainRule(settings.default_domain, settings.keys_case_sensitive)
         self.short_domains = settings.short_domains
 
+        bind = sessionmaker.kw.get("bind")
+        self.reader = LinkReader(bind) if isinstance(bind, AsyncEngine) else None
+
+        def read(k: tuple[str, str]) -> Awaitable[LinkRecord | None]:
+            if self.reader is not None:
+                return self.reader.load(k[0], k[1])
+            return load_link(sessionmaker, k[0], k[1])
+
         def load(k: tuple[str, str]) -> Awaitable[LinkRecord | None]:
             if link_tier is None:
-                return load_link(sessionmaker, k[0], k[1])
-            return link_tier.get_or_load(k, lambda: load_link(sessionmaker, k[0], k[1]))
+                return read(k)
+            return link_tier.get_or_load(k, lambda: read(k))
 
         self.links: CachedLoader[tuple[str, str], LinkRecord] = CachedLoader(
             load,
             cache=TTLCache(
                 maxsize=max(settings.cache_size, 1),
-                ttl=settings.cache_ttl_seconds,
+                ttl=settings.link_cache_ttl(invalidated=invalidated),
                 negative_ttl=settings.negative_cache_ttl_seconds,
             ),
         )
@@ -139,9 +174,21 @@ class RedirectApp:
         self.password_failures = FailureWindow(limit=10, window=300.0)
         # The embedded queue is the disk spool itself; a network queue spools only on failure.
         self.spooled = spooled
+        self._wanted_headers = _WANTED_HEADERS
         self.country_header = (
             settings.country_header.lower().encode() if settings.country_header else None
         )
+        self._cache_controls: dict[str, bytes] = {}
+
+    @property
+    def country_header(self) -> bytes | None:
+        """The lower-cased name of the trusted edge country header, if one is configured."""
+        return self._country_header
+
+    @country_header.setter
+    def country_header(self, name: bytes | None) -> None:
+        self._country_header = name
+        self._wanted_headers = _WANTED_HEADERS | {name} if name else _WANTED_HEADERS
 
     def invalidate(self, entries: Iterable[Invalidation]) -> None:
         """Drop changed links from the cache (called after the API commits)."""
@@ -171,57 +218,56 @@ class RedirectApp:
             if self.other is not None:
                 await self.other(scope, receive, send)
             return
-        started = time.perf_counter()
+        started = perf_counter()
         status = await self._handle(scope, receive, send)
-        counter = _REQUESTS.get((scope["method"], status))
-        if counter is None:
-            counter = _REQUESTS[(scope["method"], status)] = HTTP_REQUESTS.labels(
-                "redirect", "/{key}", scope["method"], str(status)
-            )
-        counter.inc()
-        _LATENCY.observe(time.perf_counter() - started)
+        method = scope["method"]
+        counter = _REQUESTS.get((method, status)) or _request_counter(method, status)
+        counter.value += 1
+        _LATENCY.observe(perf_counter() - started)
 
     def _parse(self, scope: Scope) -> Incoming:
         """The parts of the request the redirect path reads, from one pass over the headers."""
         raw_key = scope["path"][1:]
         if raw_key.endswith("/"):
             raw_key = raw_key[:-1]  # one optional trailing slash
-        key, inspect = split_inspect_suffix(unquote(raw_key))
+        key, inspect = split_inspect_suffix(unquote(raw_key) if "%" in raw_key else raw_key)
+        query = scope.get("query_string")
         incoming = Incoming(
             method=scope["method"],
             path=scope["path"],
             key=key,
             inspect=inspect,
-            query=scope.get("query_string", b"").decode("latin-1"),
+            query=query.decode("latin-1") if query else "",
         )
-        forwarded = ""
-        for name, value in scope["headers"]:
-            if name == b"host":
-                incoming.host = value.decode("latin-1").lower().rstrip(".")
-            elif name == b"user-agent":
-                incoming.ua = value.decode("latin-1")
-            elif name == b"referer":
-                incoming.referrer = value.decode("latin-1")
-            elif name == b"cookie":
-                incoming.cookie = value.decode("latin-1")
-            elif name == b"x-forwarded-for":
-                forwarded = value.decode("latin-1")
-            elif name == self.country_header:
-                incoming.country = value.decode("latin-1").strip().upper()
+        # One set lookup per header line; the last line of a repeated header wins.
+        wanted = self._wanted_headers
+        found = {name: value for name, value in scope["headers"] if name in wanted}
+        if found:
+            get = found.get
+            if (host := get(b"host")) is not None:
+                incoming.host = host.decode("latin-1").lower().rstrip(".")
+            if (ua := get(b"user-agent")) is not None:
+                incoming.ua = ua.decode("latin-1")
+            if (referrer := get(b"referer")) is not None:
+                incoming.referrer = referrer.decode("latin-1")
+            if (cookie := get(b"cookie")) is not None:
+                incoming.cookie = cookie.decode("latin-1")
+            country_header = self._country_header
+            if country_header and (country := get(country_header)) is not None:
+                incoming.country = country.decode("latin-1").strip().upper()
         client = scope.get("client")
-        incoming.ip = pick_client_ip(
-            str(client[0]) if client else "", forwarded, self.settings.trusted_proxy_count
+        peer = str(client[0]) if client else ""
+        trusted = self.settings.trusted_proxy_count
+        forwarded = found.get(b"x-forwarded-for") if trusted else None
+        incoming.ip = (
+            pick_client_ip(peer, forwarded.decode("latin-1"), trusted) if forwarded else peer
         )
         return incoming
 
-    async def _lookup(self, rule: DomainRule, key: str) -> LinkRecord | None:
-        cache_key = (rule.domain, normalize_key(key, case_sensitive=rule.case_sensitive))
-        cached = self.links.cache.get(cache_key, time.monotonic())
-        if cached is MISSING:
-            CACHE_MISS.inc()
-            return await self.links.get(cache_key)
-        CACHE_HIT.inc()
-        return cached
+    def _cache_key(self, rule: DomainRule, key: str) -> tuple[str, str]:
+        if key.isascii():  # NFC leaves ASCII unchanged and lower() keeps it ASCII
+            return rule.domain, key if rule.case_sensitive else key.lower()
+        return rule.domain, normalize_key(key, case_sensitive=rule.case_sensitive)
 
     async def _handle(  # noqa: PLR0911 — one early answer per request kind, in decision order
         self, scope: Scope, receive: Receive, send: Send
@@ -233,22 +279,32 @@ class RedirectApp:
             await send_bytes(send, 200, ROBOTS_TXT, b"text/plain", head=method == "HEAD")
             return 200
         req = self._parse(scope)
-        rule = await self._rule_for(req.host)
+        host = req.host
+        # The default domain's hosts need no lookup (and no coroutine): most traffic.
+        rule = (
+            self.default_rule
+            if not host or host in self.short_domains
+            else await self._rule_for(host)
+        )
         if not req.key or "/" in req.key:
             return await self._page(send, 404, pages.not_found_page(), method)
-        link = await self._lookup(rule, req.key)
-        scheme = self.settings.short_scheme
-
-        def short_url() -> str:  # only pages show it: a redirect never pays for quote()
-            return f"{scheme}://{rule.domain}/{quote(req.key, safe='-._~')}"
-
+        # A cache hit is answered without a coroutine; a miss loads once per key (CachedLoader).
+        cache_key = self._cache_key(rule, req.key)
+        link = self.links.cache.get(cache_key, monotonic())
+        if link is MISSING:
+            CACHE_MISS.value += 1
+            link = await self.links.get(cache_key)
+        else:
+            CACHE_HIT.value += 1
         if method == "POST":
             if link is None:
                 return await self._page(send, 404, pages.not_found_page(), method)
             if not link.password_hash:
                 return await _not_allowed(send)
-            return await self._unlock(receive, send, link=link, short_url=short_url(), req=req)
-        now = datetime.now(UTC)
+            short_url = self._short_url(rule, req.key)
+            return await self._unlock(receive, send, link=link, short_url=short_url, req=req)
+        clock = time.time()
+        now = datetime.fromtimestamp(clock, UTC)
         unlocked = bool(link and link.password_hash and self._unlocked(link, req.cookie, now))
         decision = decide_redirect(
             link,
@@ -267,11 +323,22 @@ class RedirectApp:
             assert link is not None
             # Publish before answering: once the visitor has the redirect, the click is on disk.
             if decision.record_click:
-                self._publish(link, decision, req, now)
-            cache = decision.cache_control.encode() if decision.cache_control else b"no-store"
+                self._publish(link, decision, req, clock)
+            control = decision.cache_control
+            cache = self._cache_control(control) if control else _NO_STORE
             await _redirect(send, decision.status, decision.location, cache)
             return decision.status
-        return await self._answer_page(send, decision, short_url(), method)
+        return await self._answer_page(send, decision, self._short_url(rule, req.key), method)
+
+    def _short_url(self, rule: DomainRule, key: str) -> str:
+        """The printable short URL; only pages show it, so a redirect never pays for quote()."""
+        return f"{self.settings.short_scheme}://{rule.domain}/{quote(key, safe='-._~')}"
+
+    def _cache_control(self, value: str) -> bytes:
+        encoded = self._cache_controls.get(value)
+        if encoded is None:  # a handful of distinct values (one per max-age setting)
+            encoded = self._cache_controls[value] = value.encode()
+        return encoded
 
     async def _answer_page(
         self, send: Send, decision: Decision, short_url: str, method: str
@@ -296,11 +363,12 @@ class RedirectApp:
         assert isinstance(decision, NotFoundPage)
         return await self._page(send, 404, pages.not_found_page(short_url=short_url), method)
 
-    def _publish(self, link: LinkRecord, decision: Redirect, req: Incoming, now: datetime) -> None:
+    def _publish(self, link: LinkRecord, decision: Redirect, req: Incoming, clock: float) -> None:
         country = req.country
+        ms = int(clock * 1000)
         event: RawClick = {
-            "click_id": uuid7_text(),
-            "ts": round(now.timestamp(), 3),
+            "click_id": uuid7_text(ms),
+            "ts": ms / 1000,
             "org_id": link.org_id,
             "link_id": link.id,
             "domain": link.domain,
@@ -315,14 +383,14 @@ class RedirectApp:
         }
         try:
             self.publisher.publish(encode_click(event))
-            if self.spooled:
-                CLICKS_SPOOLED.inc()
         except OSError as exc:
             # The redirect still succeeds (architecture.md §3.5); the loss is counted and logged.
             CLICKS_PUBLISH_ERRORS.inc()
             log.error("click_publish_failed", error=str(exc), link_id=link.id)
             return
-        CLICKS_PUBLISHED.inc()
+        if self.spooled:
+            _SPOOLED.value += 1
+        _PUBLISHED.value += 1
 
     def _unlocked(self, link: LinkRecord, cookie: str, now: datetime) -> bool:
         if not cookie or link.password_hash is None:

@@ -1,4 +1,8 @@
-"""The click worker composition: spool → enrich → ClickHouse + per-link counters."""
+"""The click worker composition: spool → enrich → ClickHouse + per-link counters.
+
+Start-up waits for its backends in the background (``bootstrap.Backend``): the ops port answers
+at once, ``/readyz`` names what is not reached yet, and ingestion starts when all are.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,21 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import structlog
 
-from linkhop.apps.analytics_store import AnalyticsStore, open_analytics
-from linkhop.apps.bootstrap import build_runtime, prepare_database
+from linkhop.apps.analytics_store import AnalyticsStore
+from linkhop.apps.bootstrap import (
+    Backend,
+    ConfigurationError,
+    all_ready,
+    analytics_backend,
+    build_runtime,
+    database_backend,
+)
 from linkhop.cache.invalidation import InvalidationBus
 from linkhop.db.engine import unit_of_work
 from linkhop.ingest.geo import GeoReader
@@ -56,7 +69,9 @@ async def _consumer(settings: Settings) -> ClickConsumer:
     )
 
     name = settings.click_stream_consumer_name or f"{socket.gethostname()}-{os.getpid()}"
-    consumer = RedisStreamConsumer(
+    # No ensure_group() here: read_batch creates the group when it first runs, and a Redis that
+    # fails meanwhile is retried by the ingestion loop instead of ending the worker.
+    return RedisStreamConsumer(
         stream_client(settings.redis_url),
         stream=settings.click_stream,
         group=settings.click_stream_group,
@@ -65,8 +80,46 @@ async def _consumer(settings: Settings) -> ClickConsumer:
         claim_idle=settings.click_stream_claim_idle_seconds,
         max_deliveries=settings.click_stream_max_deliveries,
     )
-    await consumer.ensure_group()
-    return consumer
+
+
+def stream_group_backend(settings: Settings) -> Backend[None]:
+    """Redis for a worker: the click stream's consumer group exists (XGROUP CREATE MKSTREAM)."""
+    from linkhop.queue.redis_group import ensure_group  # noqa: PLC0415 — Redis only
+    from linkhop.queue.redis_streams import stream_client  # noqa: PLC0415
+
+    assert settings.redis_url is not None
+    client = stream_client(settings.redis_url)
+
+    async def connect() -> None:
+        await ensure_group(client, stream=settings.click_stream, group=settings.click_stream_group)
+
+    async def ping() -> None:
+        await client.ping()
+
+    return Backend("redis", settings.redis_url, connect=connect, probe=ping, critical=True)
+
+
+def worker_backends(runtime: Runtime) -> list[Backend[Any]]:
+    """What a standalone worker needs: the database, ClickHouse and (if set) Redis."""
+    settings = runtime.settings
+    backends: list[Backend[Any]] = [
+        database_backend(runtime, critical=True),
+        analytics_backend(runtime, critical=True),
+    ]
+    if settings.redis_url:
+        backends.append(stream_group_backend(settings))
+    return backends
+
+
+async def ingest_when_ready(
+    *, runtime: Runtime, backends: Sequence[Backend[Any]], stop: asyncio.Event
+) -> None:
+    """Wait until every backend was reached, then ingest until ``stop``."""
+    if not await all_ready(backends, stop):
+        return
+    store: AnalyticsStore | None = next(b.value for b in backends if b.name == "clickhouse")
+    assert store is not None  # reached, so opened
+    await run_ingestion(runtime=runtime, store=store, stop=stop)
 
 
 async def _trim_stream(consumer: ClickConsumer, stop: asyncio.Event) -> None:
@@ -115,22 +168,11 @@ async def run_ingestion(*, runtime: Runtime, store: AnalyticsStore, stop: asynci
             geo.close()
 
 
-async def _serve_ops(
-    settings: Settings, runtime: Runtime, store: AnalyticsStore, stop: asyncio.Event
-) -> None:
+async def _serve_ops(settings: Settings, app: Any, stop: asyncio.Event) -> None:
     """/healthz, /readyz and /metrics of a standalone worker (for probes and Prometheus)."""
     if not settings.worker_port:
         return
     import uvicorn  # noqa: PLC0415 — only the standalone worker serves HTTP
-
-    from linkhop.apps.bootstrap import check_database  # noqa: PLC0415
-    from linkhop.apps.ops import OpsApp  # noqa: PLC0415
-
-    async def clickhouse() -> None:
-        if not await store.ch.aping():
-            raise OSError("ClickHouse did not answer a ping")
-
-    app = OpsApp({"database": lambda: check_database(runtime), "clickhouse": clickhouse})
 
     class _OpsServer(uvicorn.Server):
         @contextlib.contextmanager
@@ -173,28 +215,46 @@ def run_worker_process(settings: Settings) -> None:
     configure_logging(level=settings.log_level, fmt=settings.log_format)
 
     async def main() -> None:
-        runtime = build_runtime(settings)
-        await prepare_database(runtime, apply_migrations=settings.auto_migrate)
-        store = await open_analytics(settings)
+        try:
+            runtime = build_runtime(settings)
+        except ConfigurationError as exc:  # retrying cannot help: one line, no traceback
+            log.error("configuration_error", error=exc.detail)
+            sys.exit(2)
+        from linkhop.apps.ops import OpsApp  # noqa: PLC0415
+
+        backends = worker_backends(runtime)
         bus = _invalidation_bus(settings, runtime)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        ops = asyncio.create_task(_serve_ops(settings, runtime, store, stop))
+        ops = asyncio.create_task(
+            _serve_ops(settings, OpsApp({b.name: b.check for b in backends}), stop)
+        )
+        reaching = [
+            asyncio.create_task(b.reach(stop=stop, max_delay=settings.backend_retry_max_seconds))
+            for b in backends
+        ]
         log.info(
             "worker_started",
             spool=str(settings.resolved_spool_dir),
             ops_port=settings.worker_port or None,
         )
         try:
-            await run_ingestion(runtime=runtime, store=store, stop=stop)
+            await ingest_when_ready(runtime=runtime, backends=backends, stop=stop)
         finally:
             stop.set()
+            for task in reaching:
+                task.cancel()
+            await asyncio.gather(*reaching, return_exceptions=True)
             await ops
             if bus is not None:
                 await bus.aclose(grace=2.0)
-            store.close()
+            store: AnalyticsStore | None = next(
+                (b.value for b in backends if b.name == "clickhouse"), None
+            )
+            if store is not None:
+                store.close()
             await runtime.engine.dispose()
             log.info("worker_stopped")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.audit.models import AuditEvent
+from linkhop.db.base import utcnow
 from linkhop.principal import Principal
 
 
@@ -44,3 +47,34 @@ def record(
             data=data or {},
         )
     )
+
+
+async def record_many(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    action: str,
+    target_type: str,
+    targets: Sequence[tuple[str, dict[str, Any]]],
+) -> None:
+    """One event per ``(target id, data)`` in a single multi-row INSERT (bulk operations).
+
+    ``record`` adds ORM objects, and the ORM inserts rows with a database-generated id one
+    statement at a time on SQLite: 1000 statements for a 1000-link bulk create. This writes
+    the same rows with one executemany; the caller awaits it inside its transaction.
+    """
+    now = utcnow()
+    rows = [
+        {
+            "org_id": principal.org_id,
+            "actor_type": principal.actor_type,
+            "actor_id": principal.actor_id,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "data": data,
+            "created_at": now,
+        }
+        for target_id, data in targets
+    ]
+    await session.execute(insert(AuditEvent.metadata.tables["audit_events"]), rows)

@@ -11,10 +11,19 @@ from fastapi import APIRouter, Depends, Request, Response
 from linkhop.asgi import client_ip
 from linkhop.audit import service as audit_service
 from linkhop.auth import service as auth_service
-from linkhop.auth.csrf import csrf_token
-from linkhop.auth.schemas import LoginIn, LoginOut
+from linkhop.auth.csrf import check_csrf, csrf_token
+from linkhop.auth.deps import SignedInDep
+from linkhop.auth.schemas import (
+    LoginIn,
+    LoginOut,
+    PasswordChange,
+    PasswordChanged,
+    SessionOut,
+    SessionsRevoked,
+)
 from linkhop.deps import SESSION_COOKIE, NowDep, RuntimeDep, SessionDep, session_cookie
 from linkhop.errors import RateLimited, Unauthenticated
+from linkhop.ids import UserId
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -77,27 +86,98 @@ async def login(
 
 @router.post("/logout", status_code=204, summary="Sign out")
 async def logout(
-    response: Response,
+    request: Request,
     session: SessionDep,
+    runtime: RuntimeDep,
     now: NowDep,
     cookie: Annotated[str | None, Depends(session_cookie)],
 ) -> Response:
-    """End the current session (idempotent)."""
+    """End the current session and clear the cookie. Like every cookie write it needs the
+    session's X-CSRF-Token (else 403 `csrf_failed` and the session stays); without a live
+    session it just clears the cookie (idempotent)."""
     if cookie:
         try:
             row, _ = await auth_service.resolve_session(session, token=cookie, now=now)
         except Unauthenticated:
             row = None
         if row is not None:
-            await auth_service.revoke_session(session, session_id=row.id, now=now)
-            audit_service.record(
-                session,
-                principal=None,
-                action="session.revoked",
-                target_type="session",
-                target_id=row.id,
-                actor=("user", row.user_id),
+            # Without this check any page could sign a visitor out by posting a form here.
+            check_csrf(
+                secret=runtime.secret_key,
+                session_id=row.id,
+                token=request.headers.get("X-CSRF-Token"),
             )
+            await auth_service.sign_out(session, user_session=row, now=now)
     out = Response(status_code=204)
     out.delete_cookie(SESSION_COOKIE, path="/")
     return out
+
+
+@router.get("/sessions", response_model=list[SessionOut], summary="List your sessions")
+async def list_sessions(
+    signed_in: SignedInDep, session: SessionDep, now: NowDep
+) -> list[SessionOut]:
+    """Your live sign-in sessions, most recently used first (session cookie only)."""
+    rows = await auth_service.list_sessions(session, user_id=UserId(signed_in.user.id), now=now)
+    return [
+        SessionOut(
+            id=row.id,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=row.expires_at,
+            user_agent=row.user_agent,
+            current=row.id == signed_in.session.id,
+        )
+        for row in rows
+    ]
+
+
+@router.post(
+    "/sessions/revoke-others", response_model=SessionsRevoked, summary="Sign out other sessions"
+)
+async def revoke_other_sessions(
+    signed_in: SignedInDep, session: SessionDep, now: NowDep
+) -> SessionsRevoked:
+    """Sign out every session of yours except this one (session cookie + X-CSRF-Token)."""
+    revoked = await auth_service.sign_out_other_sessions(
+        session,
+        user_id=UserId(signed_in.user.id),
+        current_session_id=signed_in.session.id,
+        now=now,
+    )
+    return SessionsRevoked(revoked=revoked)
+
+
+@router.post(
+    "/password",
+    response_model=PasswordChanged,
+    summary="Change your password",
+    responses={
+        429: {
+            "description": "Too many wrong current passwords; see `Retry-After`",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+    },
+)
+async def change_password(
+    body: PasswordChange,
+    signed_in: SignedInDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+) -> PasswordChanged:
+    """Replace your password (session cookie + X-CSRF-Token). The current password is checked
+    (422 `wrong_password`; ten wrong tries lock the form for 15 minutes), the new one follows the
+    sign-up rules, and every other session is signed out. API keys keep working."""
+    revoked = await auth_service.change_password(
+        session,
+        user_id=UserId(signed_in.user.id),
+        current_password=body.current_password,
+        new_password=body.new_password,
+        current_session_id=signed_in.session.id,
+        now=now,
+        failures=runtime.login_failures,
+    )
+    return PasswordChanged(revoked_sessions=revoked)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -19,8 +20,9 @@ from linkhop.auth.passwords import (
     validate_password,
     verify_password_async,
 )
-from linkhop.errors import Conflict, Invalid, NotFound, Unauthenticated
+from linkhop.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
 from linkhop.ids import UserId, new_id, new_user_id
+from linkhop.ratelimit import FailureWindow
 
 
 def normalize_email(email: str) -> str:
@@ -170,3 +172,113 @@ async def revoke_other_sessions(
         stmt = stmt.where(UserSession.id != keep_session_id)
     result = await session.execute(stmt.values(revoked_at=now))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def list_sessions(
+    session: AsyncSession, *, user_id: UserId, now: datetime
+) -> list[UserSession]:
+    """A user's live sessions (neither signed out nor expired), most recently used first."""
+    stmt = (
+        select(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > now,
+        )
+        .order_by(UserSession.last_seen_at.desc(), UserSession.created_at.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def sign_out(session: AsyncSession, *, user_session: UserSession, now: datetime) -> None:
+    """End one session and record it (what ``POST /auth/logout`` does)."""
+    await revoke_session(session, session_id=user_session.id, now=now)
+    audit_service.record(
+        session,
+        principal=None,
+        action="session.revoked",
+        target_type="session",
+        target_id=user_session.id,
+        actor=("user", user_session.user_id),
+    )
+
+
+async def sign_out_other_sessions(
+    session: AsyncSession, *, user_id: UserId, current_session_id: str | None, now: datetime
+) -> int:
+    """Sign a user out of every session but ``current_session_id`` (all when None); audited.
+    Returns how many sessions were ended."""
+    revoked = await revoke_other_sessions(
+        session, user_id=user_id, keep_session_id=current_session_id, now=now
+    )
+    audit_service.record(
+        session,
+        principal=None,
+        action="session.revoked_others",
+        target_type="user",
+        target_id=user_id,
+        actor=("user", user_id),
+        data={"revoked": revoked, "kept": current_session_id},
+    )
+    return revoked
+
+
+def _password_keys(user_id: str) -> list[str]:
+    return [f"password:{user_id}"]
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    user_id: UserId,
+    current_password: str,
+    new_password: str,
+    current_session_id: str | None,
+    now: datetime,
+    failures: FailureWindow | None = None,
+) -> int:
+    """Replace a user's password after checking the current one, then sign out every other
+    session (``current_session_id`` stays signed in). Returns how many sessions were ended.
+
+    A wrong current password is a 422 on ``current_password`` (code ``wrong_password``); with
+    ``failures`` (the process's sign-in window) ten wrong guesses in its window lock the form
+    (429), so a stolen session cannot brute-force the password. The new password follows the
+    sign-up rules and must differ from the current one. API keys are left alone.
+    """
+    user = await get_user(session, user_id=user_id)
+    keys = _password_keys(user_id)
+    if failures is not None:
+        wait = failures.retry_after(keys, time.monotonic())
+        if wait:
+            raise RateLimited(f"too many wrong passwords; try again in {wait} s", retry_after=wait)
+    if user.password_hash is None or not await verify_password_async(
+        user.password_hash, current_password
+    ):
+        if failures is not None:
+            failures.fail(keys, time.monotonic())
+        raise Invalid(
+            "the current password is wrong", field="current_password", code="wrong_password"
+        )
+    if failures is not None:
+        failures.reset(keys)
+    validate_password(new_password, field="new_password")
+    if new_password == current_password:
+        raise Invalid(
+            "the new password must differ from the current one",
+            field="new_password",
+            code="password_unchanged",
+        )
+    await set_password(session, user=user, password=new_password)
+    revoked = await revoke_other_sessions(
+        session, user_id=user_id, keep_session_id=current_session_id, now=now
+    )
+    audit_service.record(
+        session,
+        principal=None,
+        action="user.password_changed",
+        target_type="user",
+        target_id=user_id,
+        actor=("user", user_id),
+        data={"revoked_sessions": revoked},
+    )
+    return revoked

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -54,8 +55,43 @@ def _sqlite_pragmas(dbapi_conn: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """Create the async engine for ``url`` with per-backend settings."""
+# Errors that mean "the database cannot be reached right now" rather than "this query is wrong":
+# refused or dropped connections (OSError, which includes TimeoutError), the driver's connection
+# errors as SQLAlchemy wraps them, and a pool that handed out no connection in time. Callers map
+# them to 503 and retry later; the pool's pre-ping replaces dead connections once it is back.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database is unreachable (see ``UNAVAILABLE_ERRORS``).
+
+    asyncpg raises some connection-phase errors unwrapped (e.g. ``CannotConnectNowError`` while
+    PostgreSQL starts or shuts down); they are recognised by their asyncpg base classes without
+    importing asyncpg here (SQLite-only processes never load it).
+    """
+    if isinstance(error, UNAVAILABLE_ERRORS):
+        return True
+    names = {cls.__name__ for cls in type(error).__mro__ if cls.__module__.startswith("asyncpg")}
+    return bool(names & {"PostgresConnectionError", "InterfaceError", "CannotConnectNowError"})
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    connect_timeout: float | None = None,
+) -> AsyncEngine:
+    """Create the async engine for ``url`` with per-backend settings.
+
+    ``connect_timeout`` (PostgreSQL) bounds both opening a connection and waiting for a free one
+    in the pool, so a request fails fast instead of hanging while the database is unreachable.
+    """
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -64,13 +100,21 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
+    options: dict[str, Any] = {}
+    if connect_timeout is not None:
+        options["pool_timeout"] = connect_timeout
+        if make_url(url).get_driver_name() == "asyncpg":
+            options["connect_args"] = {"timeout": connect_timeout}
     return create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
+        # A connection that died while PostgreSQL restarted is replaced at checkout, so the
+        # process recovers by itself once the database is back.
         pool_pre_ping=True,
         pool_recycle=1800,
+        **options,
     )
 
 

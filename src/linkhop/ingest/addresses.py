@@ -29,8 +29,6 @@ _NON_PUBLIC_V4 = _ranges(
 _NON_PUBLIC_V6 = _ranges(
     "::/127 64:ff9b:1::/48 100::/64 2001::/23 2001:db8::/32 fc00::/7 fe80::/10 ff00::/8"
 )
-_KEEP_V4 = ((1 << 24) - 1) << 8  # the /24 network part
-_KEEP_V6 = ((1 << 48) - 1) << 80  # the /48 network part
 
 
 class IpAddress(NamedTuple):
@@ -67,7 +65,7 @@ def is_public(addr: IpAddress) -> bool:
 
 
 def anonymize(addr: IpAddress) -> IpAddress:
-    """Zero the host part: IPv4 keeps its /24, IPv6 its /48."""
-    value = int.from_bytes(addr.packed, "big")
-    keep = _KEEP_V4 if addr.family == socket.AF_INET else _KEEP_V6
-    return IpAddress(addr.family, (value & keep).to_bytes(len(addr.packed), "big"))
+    """Zero the host part: IPv4 keeps its /24, IPv6 its /48 (whole bytes, so a byte slice)."""
+    if addr.family == socket.AF_INET:
+        return IpAddress(addr.family, addr.packed[:3] + b"\x00")
+    return IpAddress(addr.family, addr.packed[:6] + bytes(10))

@@ -23,18 +23,28 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol
 
 import structlog
 
-from linkhop.ingest.enrich import EnrichedClick, StoreIp, enrich
+from linkhop.ingest.enrich import (
+    BOT_INDEX,
+    LINK_INDEX,
+    TS_INDEX,
+    BatchEnricher,
+    EnrichedClick,
+    InsertRow,
+    StoreIp,
+    as_enriched,
+)
 from linkhop.ingest.geo import GeoReader
 from linkhop.ingest.schemas import decode_click
 from linkhop.metrics import CLICKS_PROCESSED, INGEST_BATCHES
 from linkhop.queue.base import ClickConsumer
 
 log = structlog.get_logger()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LinkCount(NamedTuple):
@@ -47,8 +57,11 @@ class LinkCount(NamedTuple):
 class ClickSink(Protocol):
     """Writes enriched rows to the ``clicks`` table, deduplicating on ``token``."""
 
-    async def insert_clicks(self, rows: Sequence[EnrichedClick], token: str) -> None:
-        """Insert ``rows`` (tuples in ``CLICK_COLUMNS`` order) as one idempotent block."""
+    async def insert_clicks(
+        self, rows: Sequence[InsertRow] | Sequence[EnrichedClick], token: str
+    ) -> None:
+        """Insert ``rows`` (tuples in ``CLICK_COLUMNS`` order) as one idempotent block: insert
+        rows from ``prepare_batch`` (click id text, epoch ms) or ``EnrichedClick`` rows."""
         ...
 
 
@@ -64,10 +77,15 @@ class CounterSink(Protocol):
 class PreparedBatch:
     """A batch turned into rows, counter increments and the items that had to be skipped."""
 
-    rows: list[EnrichedClick] = field(default_factory=list)
+    clicks: list[InsertRow] = field(default_factory=list)  # what the sink inserts
     counts: dict[str, LinkCount] = field(default_factory=dict)
     bots: int = 0
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (item index, reason)
+
+    @property
+    def rows(self) -> list[EnrichedClick]:
+        """The rows as ``enrich`` builds them (UUID and datetime values)."""
+        return [as_enriched(row) for row in self.clicks]
 
 
 def prepare_batch(
@@ -75,23 +93,31 @@ def prepare_batch(
 ) -> PreparedBatch:
     """Decode and enrich every item; count human clicks per link. Never raises for bad input."""
     out = PreparedBatch()
+    enricher = BatchEnricher(geo=geo, store_ip=store_ip)
+    rows, malformed = out.clicks, out.malformed
+    humans: dict[str, list[int]] = {}  # link id -> [clicks, latest ts in epoch ms]
     for index, item in enumerate(items):
         try:
-            row = enrich(decode_click(item), geo=geo, store_ip=store_ip)
+            row = enricher.row(decode_click(item))
         # Any failure of one item (bad JSON, bad field, an enrichment edge case) must skip that
         # item, never stall the whole queue behind a poison message.
         except Exception as exc:
-            out.malformed.append((index, f"{type(exc).__name__}: {exc}"[:300]))
+            malformed.append((index, f"{type(exc).__name__}: {exc}"[:300]))
             continue
-        out.rows.append(row)
-        if row.bot:
+        rows.append(row)
+        if row[BOT_INDEX]:
             out.bots += 1
             continue
-        seen = out.counts.get(row.link_id)
+        seen = humans.get(row[LINK_INDEX])
         if seen is None:
-            out.counts[row.link_id] = LinkCount(1, row.ts)
+            humans[row[LINK_INDEX]] = [1, row[TS_INDEX]]
         else:
-            out.counts[row.link_id] = LinkCount(seen.clicks + 1, max(seen.last_ts, row.ts))
+            seen[0] += 1
+            seen[1] = max(seen[1], row[TS_INDEX])
+    out.counts = {
+        link_id: LinkCount(n, _EPOCH + timedelta(milliseconds=ms))
+        for link_id, (n, ms) in humans.items()
+    }
     return out
 
 
@@ -113,12 +139,12 @@ async def ingest_once(
     prepared = await asyncio.to_thread(prepare_batch, batch.items, geo=geo, store_ip=store_ip)
     for index, reason in prepared.malformed:
         log.warning("click_malformed", token=batch.token, index=index, reason=reason)
-    if prepared.rows:
-        await sink.insert_clicks(prepared.rows, batch.token)
+    if prepared.clicks:
+        await sink.insert_clicks(prepared.clicks, batch.token)
     if prepared.counts:
         await counters.apply(token=batch.token, counts=prepared.counts)
     await consumer.ack(batch)
-    stored = len(prepared.rows)
+    stored = len(prepared.clicks)
     CLICKS_PROCESSED.labels("human").inc(stored - prepared.bots)
     CLICKS_PROCESSED.labels("bot").inc(prepared.bots)
     CLICKS_PROCESSED.labels("malformed").inc(len(prepared.malformed))

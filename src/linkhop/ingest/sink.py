@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from linkhop.clickhouse.client import ClickHouse, quote_identifier
 from linkhop.clickhouse.tables import CLICKS
-from linkhop.ingest.enrich import CLICK_COLUMNS, EnrichedClick
+from linkhop.ingest.enrich import CLICK_COLUMNS, EnrichedClick, InsertRow
 
 
 class ClickHouseClickSink:
@@ -16,7 +16,14 @@ class ClickHouseClickSink:
         self._store = store
         self._table = f"{quote_identifier(database)}.{quote_identifier(CLICKS)}"
 
-    async def insert_clicks(self, rows: Sequence[EnrichedClick], token: str) -> None:
-        """Insert ``rows`` as one block; ClickHouse drops a replay carrying the same ``token``."""
+    async def insert_clicks(
+        self, rows: Sequence[InsertRow] | Sequence[EnrichedClick], token: str
+    ) -> None:
+        """Insert ``rows`` as one block; ClickHouse drops a replay carrying the same ``token``.
+
+        Either kind of row works: clickhouse-connect writes a UUID column from text or UUID
+        objects and a DateTime64(3) column from epoch milliseconds or datetimes, deciding per
+        column from its first value (a batch never mixes them).
+        """
         # ainsert runs the blocking client in a worker thread, behind the store's lock.
         await self._store.ainsert(self._table, rows, CLICK_COLUMNS, dedup_token=token)

@@ -17,8 +17,9 @@ one new draw hits an existing key does.
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 
@@ -48,6 +49,34 @@ def random_key(length: int, alphabet: str, rng: ChoiceSource = _SYSTEM_RANDOM) -
         raise ValueError("a key must be at least one character long")
     _check_alphabet(alphabet)
     return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def random_keys(
+    count: int, length: int, alphabet: str, randbytes: Callable[[int], bytes] = os.urandom
+) -> list[str]:
+    """``count`` keys drawn like ``random_key``, from a few large reads of the CSPRNG.
+
+    ``random_key`` reads the system CSPRNG once per character (a system call each); a bulk
+    create needs thousands of keys. Each random byte below the largest multiple of the alphabet
+    size maps to one character (rejection sampling, so every character stays equally likely);
+    bytes above it are dropped.
+    """
+    if length < 1:
+        raise ValueError("a key must be at least one character long")
+    _check_alphabet(alphabet)
+    size = len(alphabet)
+    if size > 256:
+        return [random_key(length, alphabet) for _ in range(count)]
+    limit = 256 - 256 % size
+    need = count * length
+    chars: list[str] = []
+    while len(chars) < need:
+        # Ask for a little more than needed: on average limit/256 of the bytes are kept.
+        missing = need - len(chars)
+        chars.extend(
+            alphabet[b % size] for b in randbytes(missing + missing // 4 + 16) if b < limit
+        )
+    return ["".join(chars[i : i + length]) for i in range(0, need, length)]
 
 
 def key_space(length: int, alphabet: str) -> int:

@@ -33,6 +33,10 @@ class Link(Base):
         Index("ix_links_org_id_domain_url_hash", "org_id", "domain", "url_hash"),
         # Default list order (newest first) with keyset pagination.
         Index("ix_links_org_id_created_at_id", "org_id", "created_at", "id"),
+        # The other list orders: without them a page sorted by clicks or key sorted every link
+        # of the org (100 k links: 120-170 ms on PostgreSQL, 170-310 ms on SQLite; bench/).
+        Index("ix_links_org_id_clicks_id", "org_id", "clicks", "id"),
+        Index("ix_links_org_id_key_id", "org_id", "key", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.deps import NowDep, PrincipalDep, RuntimeDep, SessionDep, after_commit
-from linkhop.links import listing
+from linkhop.links import bulk, listing
 from linkhop.links import service as links_service
 from linkhop.links.models import Link
-from linkhop.links.schemas import LinkCreate, LinkOut, LinkPage, LinkSort, LinkUpdate, TagRef
+from linkhop.links.schemas import (
+    BulkCreateResult,
+    BulkItemResult,
+    ItemFieldError,
+    ItemProblem,
+    LinkBulkCreate,
+    LinkCreate,
+    LinkOut,
+    LinkPage,
+    LinkSort,
+    LinkUpdate,
+    TagRef,
+)
 from linkhop.runtime import Runtime
 from linkhop.tags import service as tags_service
+from linkhop.tags.models import Tag
 
 router = APIRouter(prefix="/links", tags=["links"])
 
@@ -24,37 +37,54 @@ async def render_links(
 ) -> list[LinkOut]:
     """API representations of links, with their tags loaded in one query."""
     tags = await tags_service.tags_for_links(session, link_ids=[link.id for link in links])
-    return [
-        LinkOut(
-            id=link.id,
-            domain=link.domain,
-            key=link.key,
-            short_url=runtime.short_url(link.domain, link.key),
-            url=link.url,
-            title=link.title,
-            comments=link.comments,
-            tags=[TagRef(id=t.id, name=t.name, color=t.color) for t in tags[link.id]],
-            expires_at=link.expires_at,
-            expired_url=link.expired_url,
-            max_clicks=link.max_clicks,
-            password_protected=link.password_hash is not None,
-            archived=link.archived,
-            redirect_status=link.redirect_status,
-            forward_query=link.forward_query,
-            external_id=link.external_id,
-            utm_source=link.utm_source,
-            utm_medium=link.utm_medium,
-            utm_campaign=link.utm_campaign,
-            utm_term=link.utm_term,
-            utm_content=link.utm_content,
-            clicks=link.clicks,
-            last_clicked_at=link.last_clicked_at,
-            created_by=link.created_by,
-            created_at=link.created_at,
-            updated_at=link.updated_at,
-        )
-        for link in links
-    ]
+    return [link_out(runtime, link, tags[link.id]) for link in links]
+
+
+def row_out(runtime: Runtime, row: Mapping[str, Any], tags: Sequence[Tag]) -> LinkOut:
+    """The API representation of a link just inserted as ``row`` (no ORM object needed)."""
+    return LinkOut(
+        short_url=runtime.short_url(row["domain"], row["key"]),
+        tags=[TagRef(id=t.id, name=t.name, color=t.color) for t in tags],
+        password_protected=row["password_hash"] is not None,
+        **{name: row[name] for name in _ROW_FIELDS},
+    )
+
+
+_ROW_FIELDS = tuple(
+    name for name in LinkOut.model_fields if name not in {"short_url", "tags", "password_protected"}
+)
+
+
+def link_out(runtime: Runtime, link: Link, tags: Sequence[Tag]) -> LinkOut:
+    """The API representation of one link carrying ``tags``."""
+    return LinkOut(
+        id=link.id,
+        domain=link.domain,
+        key=link.key,
+        short_url=runtime.short_url(link.domain, link.key),
+        url=link.url,
+        title=link.title,
+        comments=link.comments,
+        tags=[TagRef(id=t.id, name=t.name, color=t.color) for t in tags],
+        expires_at=link.expires_at,
+        expired_url=link.expired_url,
+        max_clicks=link.max_clicks,
+        password_protected=link.password_hash is not None,
+        archived=link.archived,
+        redirect_status=link.redirect_status,
+        forward_query=link.forward_query,
+        external_id=link.external_id,
+        utm_source=link.utm_source,
+        utm_medium=link.utm_medium,
+        utm_campaign=link.utm_campaign,
+        utm_term=link.utm_term,
+        utm_content=link.utm_content,
+        clicks=link.clicks,
+        last_clicked_at=link.last_clicked_at,
+        created_by=link.created_by,
+        created_at=link.created_at,
+        updated_at=link.updated_at,
+    )
 
 
 @router.post("", status_code=201, response_model=LinkOut, summary="Create a link")
@@ -72,7 +102,63 @@ async def create_link(
     invalidation = links_service.Invalidation(link.domain, link.key_lookup)
     # A negative cache entry for this key (someone tried it before it existed) must go.
     after_commit(session, lambda: runtime.invalidate([invalidation]))
+    if not body.tags:  # a new link has no tags but those sent: skip the query
+        return link_out(runtime, link, [])
     return (await render_links(session, runtime, [link]))[0]
+
+
+@router.post("/bulk", response_model=BulkCreateResult, summary="Create many links")
+async def create_links(
+    body: LinkBulkCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+) -> BulkCreateResult:
+    """Create up to 1000 links in one request; each item succeeds or fails on its own.
+
+    `results` has one entry per item, in request order: `{"index", "ok": true, "link"}` or
+    `{"index", "ok": false, "error"}` where `error` is the problem `POST /links` would answer.
+    With `all_or_nothing`, any refusal creates nothing and answers 422 (409 when every
+    refusal is a conflict) naming each refused item in `errors`.
+    """
+    outcome = await bulk.create_links(
+        session,
+        principal=principal,
+        items=body.links,
+        policy=runtime.policy,
+        now=now,
+        all_or_nothing=body.all_or_nothing,
+    )
+    fresh = [
+        links_service.Invalidation(c.row["domain"], c.row["key_lookup"]) for c in outcome.created
+    ]
+    after_commit(session, lambda: runtime.invalidate(fresh))
+    results = [
+        BulkItemResult(index=c.index, ok=True, link=row_out(runtime, c.row, c.tags))
+        for c in outcome.created
+    ]
+    results += [
+        BulkItemResult(index=f.index, ok=False, error=_item_problem(f)) for f in outcome.failed
+    ]
+    results.sort(key=lambda r: r.index)
+    return BulkCreateResult(
+        created=len(outcome.created), failed=len(outcome.failed), results=results
+    )
+
+
+def _item_problem(failure: bulk.ItemError) -> ItemProblem:
+    error = failure.error
+    pairs = failure.fields or (((error.field, error.detail),) if error.field else ())
+    return ItemProblem(
+        type=f"urn:linkhop:problem:{error.code}",
+        title=error.title,
+        status=error.status,
+        detail=error.detail,
+        code=error.code,
+        field=error.field,
+        errors=[ItemFieldError(field=f, message=m) for f, m in pairs] or None,
+    )
 
 
 @router.put("/upsert", response_model=LinkOut, summary="Find a link to a URL, or create it")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 RedirectStatus = Literal[301, 302, 307, 308]
 LinkSort = Literal["-created_at", "created_at", "-clicks", "clicks", "key", "-key"]
@@ -116,3 +116,56 @@ class LinkPage(BaseModel):
 
     data: list[LinkOut]
     next_cursor: str | None
+
+
+class LinkBulkCreate(_Strict):
+    """Body of ``POST /api/v1/links/bulk``."""
+
+    links: list[Annotated[Any, WithJsonSchema({"$ref": "#/components/schemas/LinkCreate"})]] = (
+        Field(
+            description=(
+                "Up to 1000 link bodies, each exactly what `POST /links` takes. Each is checked "
+                "on its own: an invalid item is reported by its index, the others are created."
+            ),
+        )
+    )
+    all_or_nothing: bool = Field(
+        default=False,
+        description="Create nothing unless every item can be created (then refusals are a 4xx).",
+    )
+
+
+class ItemFieldError(BaseModel):
+    """One invalid field of one item."""
+
+    field: str
+    message: str
+
+
+class ItemProblem(BaseModel):
+    """Why an item was refused: the problem details ``POST /links`` would have answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[ItemFieldError] | None = None
+
+
+class BulkItemResult(BaseModel):
+    """The outcome of one item: ``link`` when it was created, else ``error``."""
+
+    index: int = Field(description="Position of the item in the request (from 0).")
+    ok: bool
+    link: LinkOut | None = None
+    error: ItemProblem | None = None
+
+
+class BulkCreateResult(BaseModel):
+    """Every item's outcome, in request order."""
+
+    created: int
+    failed: int
+    results: list[BulkItemResult]

@@ -56,6 +56,12 @@ async def get_org(session: AsyncSession, *, principal: Principal) -> Org:
     return org
 
 
+async def org_by_id(session: AsyncSession, *, org_id: str) -> Org | None:
+    """An org by id WITHOUT a permission check: only for callers whose right to see it was
+    proven another way (an invitation token names its org)."""
+    return await session.get(Org, org_id)
+
+
 async def create_org(session: AsyncSession, *, name: str, owner_id: UserId) -> Org:
     """Create an org with ``owner_id`` as its owner."""
     cleaned = validate_org_name(name)

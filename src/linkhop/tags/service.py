@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.audit import service as audit_service
@@ -158,6 +158,23 @@ async def set_link_tags(
         session.add(LinkTag(link_id=link_id, tag_id=tag.id))
     await session.flush()
     return tags
+
+
+async def attach_tags(
+    session: AsyncSession, *, principal: Principal, link_tags: Mapping[str, Sequence[str]]
+) -> dict[str, list[Tag]]:
+    """Attach named tags to new links in one INSERT (missing tags are created); tags by link."""
+    names = [name for wanted in link_tags.values() for name in wanted]
+    by_key = {t.name_key: t for t in await ensure_tags(session, principal=principal, names=names)}
+    attached: dict[str, list[Tag]] = {}
+    rows: list[dict[str, str]] = []
+    for link_id, wanted in link_tags.items():
+        tags = list({tag_key(name): by_key[tag_key(name)] for name in wanted}.values())
+        attached[link_id] = sorted(tags, key=lambda t: t.name_key)
+        rows += [{"link_id": link_id, "tag_id": t.id} for t in tags]
+    if rows:
+        await session.execute(insert(LinkTag.metadata.tables["link_tags"]), rows)
+    return attached
 
 
 def link_ids_with_tag(tag_id: str) -> Select[str]:

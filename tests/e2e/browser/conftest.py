@@ -8,13 +8,16 @@ on a developer machine.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.conftest import unavailable
+from tests.e2e.browser.flows import Console
 from tests.e2e.server import Server
 
 CHROMIUM_ARGS = [
@@ -27,7 +30,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+PAGE_TIMEOUT_MS = 20_000
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+# Generous: the CI machine may be busy. A test that waits this long has failed anyway.
+expect.set_options(timeout=PAGE_TIMEOUT_MS)
 
 
 def chromium_path() -> str | None:
@@ -64,9 +70,70 @@ def served(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def console() -> Console:
+    """Console errors, uncaught exceptions and CSP violations of every page a test opens."""
+    return Console()
+
+
+@pytest.fixture
+def new_page(browser: Browser, console: Console) -> Iterator[Callable[..., Page]]:
+    """Open a page in a fresh context (own cookies: another person), watched by ``console``.
+
+    Desktop-sized unless ``viewport`` says otherwise. The user agent is the real browser's
+    without "Headless", which linkhop (rightly) counts as a bot: these clicks are a person's.
+    """
+    contexts: list[BrowserContext] = []
+    user_agent = f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} Safari/537.36"
+
+    def open_page(viewport: dict[str, int] | None = None, **options: object) -> Page:
+        context = browser.new_context(
+            viewport=viewport or {"width": 1280, "height": 800},
+            user_agent=user_agent,
+            accept_downloads=True,
+            **options,  # type: ignore[arg-type]  # Playwright's keyword options, passed through
+        )
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        context.set_default_navigation_timeout(PAGE_TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        console.watch(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[..., Page]) -> Page:
     """A fresh browser context and page (own cookies), desktop-sized."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    yield page
-    context.close()
+    return new_page()
+
+
+class _Destination(BaseHTTPRequestHandler):
+    """Where the test links point: a page that says which path and query it was asked for."""
+
+    def do_GET(self) -> None:  # noqa: N802 — the http.server API
+        body = (
+            "<!doctype html><html lang=en><head><meta charset=utf-8><title>Destination</title>"
+            f"</head><body><h1 id=arrived>Arrived</h1><p id=path>{self.path}</p></body></html>"
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 — the API's name
+        """Quiet."""
+
+
+@pytest.fixture(scope="session")
+def destination() -> Iterator[str]:
+    """Base URL of a local web site to shorten (no internet needed)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Destination)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

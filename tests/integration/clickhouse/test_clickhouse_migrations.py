@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,14 +19,44 @@ from linkhop.clickhouse.runner import (
     plan,
     render,
 )
-from linkhop.clickhouse.tables import CLICK_COLUMNS
+from linkhop.clickhouse.tables import CLICK_COLUMNS, ROLLUP_DIMENSIONS
 
 LATEST = len(load_migrations())
+NAMES = [
+    "clicks",
+    "clicks_hourly",
+    "dedup_window",
+    "clicks_daily",
+    "org_dimensions_daily",
+    "retention_log",
+    "backfill_log",
+]
+ALL_TABLES = {
+    "schema_migrations",
+    "clicks",
+    "clicks_hourly",
+    "clicks_hourly_mv",
+    "clicks_daily",
+    "clicks_daily_mv",
+    "clicks_org_dims_daily",
+    "clicks_org_dims_daily_mv",
+    "retention_log",
+    "backfill_log",
+}
 
 
 def tables(ch: ClickHouse, db: str) -> set[str]:
     rows = ch.query("SELECT name FROM system.tables WHERE database = {db:String}", {"db": db})
     return {row[0] for row in rows}
+
+
+def schema(ch: ClickHouse, db: str) -> dict[str, str]:
+    """Each table's full DDL (settings included), to see changes that add no table."""
+    rows = ch.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = {db:String}",
+        {"db": db},
+    )
+    return {str(name): str(ddl) for name, ddl in rows}
 
 
 def log(ch: ClickHouse, db: str) -> list[tuple[int, int, str, str]]:
@@ -39,7 +71,7 @@ def log(ch: ClickHouse, db: str) -> list[tuple[int, int, str, str]]:
 def test_the_packaged_migrations_number_one_to_n() -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, LATEST + 1))
-    assert [m.name for m in migrations][:2] == ["clicks", "clicks_hourly"]
+    assert [m.name for m in migrations] == NAMES
     assert all(m.down for m in migrations), "every migration needs a DOWN"
 
 
@@ -47,51 +79,41 @@ def test_up_down_up_and_the_log(ch: ClickHouse, database: str) -> None:
     assert current_version(ch, database) == 0  # the database does not even exist yet
 
     steps = migrate(ch, database)
-    assert steps == [Step(1, "clicks", "up"), Step(2, "clicks_hourly", "up")]
+    assert steps == [Step(v, name, "up") for v, name in enumerate(NAMES, start=1)]
     assert current_version(ch, database) == LATEST
-    assert tables(ch, database) == {
-        "schema_migrations",
-        "clicks",
-        "clicks_hourly",
-        "clicks_hourly_mv",
-    }
+    assert tables(ch, database) == ALL_TABLES
 
     assert migrate(ch, database) == []  # idempotent: nothing left to do, nothing recorded
-    assert len(log(ch, database)) == 2
+    assert len(log(ch, database)) == LATEST
 
     assert migrate(ch, database, target=0) == [
-        Step(2, "clicks_hourly", "down"),
-        Step(1, "clicks", "down"),
+        Step(v, name, "down") for v, name in reversed(list(enumerate(NAMES, start=1)))
     ]
     assert current_version(ch, database) == 0
     assert tables(ch, database) == {"schema_migrations"}
 
     migrate(ch, database)
     assert current_version(ch, database) == LATEST
-    assert log(ch, database) == [
-        (1, 1, "clicks", "up"),
-        (2, 2, "clicks_hourly", "up"),
-        (3, 2, "clicks_hourly", "down"),
-        (4, 1, "clicks", "down"),
-        (5, 1, "clicks", "up"),
-        (6, 2, "clicks_hourly", "up"),
-    ]
+    ups = [(v, name, "up") for v, name in enumerate(NAMES, start=1)]
+    downs = [(v, name, "down") for v, name, _ in reversed(ups)]
+    assert [entry[1:] for entry in log(ch, database)] == ups + downs + ups
+    assert [entry[0] for entry in log(ch, database)] == list(range(1, 3 * LATEST + 1))
 
 
 def test_every_migration_reverses_to_the_previous_schema(ch: ClickHouse, database: str) -> None:
     migrate(ch, database, target=0)
     for migration in load_migrations():
-        before = tables(ch, database)
+        before = schema(ch, database)
         migrate(ch, database, target=migration.version)
-        assert tables(ch, database) != before, f"{migration.version:04d} changed nothing"
+        assert schema(ch, database) != before, f"{migration.version:04d} changed nothing"
         migrate(ch, database, target=migration.version - 1)
-        assert tables(ch, database) == before, f"{migration.version:04d} DOWN did not undo UP"
+        assert schema(ch, database) == before, f"{migration.version:04d} DOWN did not undo UP"
         migrate(ch, database, target=migration.version)
 
 
 def test_a_step_down_to_one_keeps_the_raw_table(ch: ClickHouse, database: str) -> None:
     migrate(ch, database)
-    assert migrate(ch, database, target=1) == [Step(2, "clicks_hourly", "down")]
+    assert migrate(ch, database, target=1)[-1] == Step(2, "clicks_hourly", "down")
     assert tables(ch, database) == {"schema_migrations", "clicks"}
 
 
@@ -150,30 +172,79 @@ def test_engines_keys_and_dedup_windows(ch: ClickHouse, database: str) -> None:
     migrate(ch, database)
     rows = ch.query(
         "SELECT name, engine, partition_key, sorting_key, "
-        "match(create_table_query, 'non_replicated_deduplication_window = 1000') "
+        "match(create_table_query, 'non_replicated_deduplication_window = 10000') "
         "FROM system.tables WHERE database = {db:String} AND name LIKE 'clicks%' ORDER BY name",
         {"db": database},
     )
+    aggregating = "AggregatingMergeTree"
     assert rows == [
         ("clicks", "ReplacingMergeTree", "toYYYYMM(ts)", "org_id, link_id, ts, click_id", True),
+        ("clicks_daily", aggregating, "toYYYYMM(day)", "org_id, link_id, day, bot", True),
+        ("clicks_daily_mv", "MaterializedView", "", "", False),
+        ("clicks_hourly", aggregating, "toYYYYMM(hour)", "org_id, link_id, hour, bot", True),
+        ("clicks_hourly_mv", "MaterializedView", "", "", False),
         (
-            "clicks_hourly",
-            "AggregatingMergeTree",
-            "toYYYYMM(hour)",
-            "org_id, link_id, hour, bot",
+            "clicks_org_dims_daily",
+            aggregating,
+            "toYYYYMM(day)",
+            "org_id, dim, day, value, bot",
             True,
         ),
-        ("clicks_hourly_mv", "MaterializedView", "", "", False),
+        ("clicks_org_dims_daily_mv", "MaterializedView", "", "", False),
     ]
+
+
+def test_the_dimension_rollups_hold_exactly_the_listed_dimensions(
+    ch: ClickHouse, database: str
+) -> None:
+    migrate(ch, database)
+    row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
+    row.update(click_id=uuid.uuid4(), ts=datetime(2025, 1, 1, tzinfo=UTC), bot=0, visitor_id=1)
+    row.update(org_id="o", link_id="l")
+    ch.insert(f"{database}.clicks", [list(row.values())], CLICK_COLUMNS)
+    dims = ch.query(f"SELECT dim FROM {database}.clicks_org_dims_daily ORDER BY dim")
+    assert [d for (d,) in dims] == sorted(ROLLUP_DIMENSIONS)
+
+
+def test_new_rollups_are_filled_from_existing_clicks(ch: ClickHouse, database: str) -> None:
+    # An install upgraded with clicks already stored: the daily rollups copy them in.
+    migrate(ch, database, target=3)
+    rows = []
+    for i in range(5):
+        row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
+        row.update(
+            click_id=uuid.uuid4(),
+            ts=datetime(2025, 1, 1 + i % 2, 10, tzinfo=UTC),
+            org_id="o",
+            link_id="l",
+            country="FR",
+            bot=0,
+            visitor_id=i % 3,
+        )
+        rows.append(list(row.values()))
+    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS)
+    migrate(ch, database)
+    assert ch.query(
+        f"SELECT toDate(day), sum(clicks), uniqMerge(visitors) FROM {database}.clicks_daily "
+        "GROUP BY day ORDER BY day"
+    ) == [(date(2025, 1, 1), 3, 3), (date(2025, 1, 2), 2, 2)]
+    assert ch.query(
+        f"SELECT sum(clicks), uniqMerge(visitors) FROM {database}.clicks_org_dims_daily "
+        "WHERE dim = 'country' AND value = 'FR'"
+    ) == [(5, 3)]
+    # Down and up again: the copy starts from a clean table, nothing is counted twice.
+    migrate(ch, database, target=3)
+    migrate(ch, database)
+    assert ch.query(f"SELECT sum(clicks) FROM {database}.clicks_daily") == [(5,)]
 
 
 def test_unknown_versions_in_the_database_are_refused(ch: ClickHouse, database: str) -> None:
     migrate(ch, database)
     ch.command(
         f"INSERT INTO {database}.schema_migrations (seq, version, name, direction) "
-        "VALUES (3, 4, 'from_the_future', 'up')"
+        f"VALUES (100, {LATEST + 2}, 'from_the_future', 'up')"
     )
-    with pytest.raises(MigrationError, match=r"\[1, 2, 4\]"):
+    with pytest.raises(MigrationError, match=rf"\[1, .*, {LATEST}, {LATEST + 2}\]"):
         migrate(ch, database)
 
 

@@ -103,7 +103,7 @@ def test_bots_are_excluded_unless_asked() -> None:
 
 def test_optional_filters_appear_only_when_set() -> None:
     sql, params = count_sql(
-        AnalyticsQuery(org_id="o"), database="lh", time_range=TimeRange(None, None)
+        AnalyticsQuery(org_id="o"), database="lh", time_range=TimeRange(None, None), rollups=False
     )
     assert params == {"org_id": "o"}
     assert sql.endswith("WHERE org_id = {org_id:String} AND bot = 0")
@@ -114,7 +114,9 @@ def test_optional_filters_appear_only_when_set() -> None:
 
 
 def test_time_bounds_are_epoch_milliseconds() -> None:
-    _, params = count_sql(AnalyticsQuery(org_id="o"), database="lh", time_range=RANGE)
+    _, params = count_sql(
+        AnalyticsQuery(org_id="o"), database="lh", time_range=RANGE, rollups=False
+    )
     assert params["start_ms"] == 1_735_689_600_000
     assert params["end_ms"] == 1_738_368_000_000
 
@@ -126,11 +128,11 @@ def test_the_database_name_is_checked() -> None:
 
 def test_dimension_sql_snapshot() -> None:
     query = AnalyticsQuery(org_id="o", group_by="referrers", link_id="l", limit=10)
-    sql, params = dimension_sql(query, database="linkhop", time_range=RANGE)
+    sql, params = dimension_sql(query, database="linkhop", time_range=RANGE, rollups=False)
     assert sql == (
         "SELECT if(referrer = '', '(direct)', referrer) AS d0,"
         " count() AS clicks, uniq(visitor_id) AS visitors\n"
-        "FROM `linkhop`.`clicks` FINAL\n"
+        "FROM `linkhop`.`clicks`\n"
         "WHERE org_id = {org_id:String} AND link_id = {link_id:String}"
         " AND ts >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')"
         " AND ts < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC') AND bot = 0\n"
@@ -158,7 +160,9 @@ def test_dimension_sql_snapshot() -> None:
 )
 def test_timeseries_buckets_in_the_query_zone(granularity: Granularity, bucket: str) -> None:
     query = AnalyticsQuery(org_id="o", group_by="timeseries", timezone="Europe/Paris")
-    sql, params = timeseries_sql(query, database="lh", time_range=RANGE, granularity=granularity)
+    sql, params = timeseries_sql(
+        query, database="lh", time_range=RANGE, granularity=granularity, rollups=False
+    )
     assert sql.startswith(
         f"SELECT toUnixTimestamp({bucket}) AS bucket,"
         " count() AS clicks, uniq(visitor_id) AS visitors\n"
@@ -216,7 +220,10 @@ def test_direct_as_a_filter_means_no_referrer() -> None:
 )
 def test_places_group_with_their_country(group_by: GroupBy, selected: str) -> None:
     sql, _ = dimension_sql(
-        AnalyticsQuery(org_id="o", group_by=group_by), database="lh", time_range=RANGE
+        AnalyticsQuery(org_id="o", group_by=group_by),
+        database="lh",
+        time_range=RANGE,
+        rollups=False,
     )
     assert sql.startswith(f"SELECT {selected}, count() AS clicks, uniq(visitor_id) AS visitors\n")
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkhop.links.codes import collision_probability, key_space, random_key
+from linkhop.links.codes import collision_probability, key_space, random_key, random_keys
 
 DEFAULT_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"
 
@@ -76,3 +76,32 @@ def test_collision_probability_matches_the_documented_figures() -> None:
     assert collision_probability(10, length=2, alphabet="ab") == 1.0
     with pytest.raises(ValueError, match="negative"):
         collision_probability(-1, length=7, alphabet=DEFAULT_ALPHABET)
+
+
+@given(
+    count=st.integers(min_value=0, max_value=50),
+    length=st.integers(min_value=1, max_value=16),
+    alphabet=st.sets(st.characters(codec="ascii", categories=["L", "N"]), min_size=2).map("".join),
+)
+def test_random_keys_have_the_length_and_only_alphabet_characters(
+    count: int, length: int, alphabet: str
+) -> None:
+    keys = random_keys(count, length, alphabet)
+    assert len(keys) == count
+    assert all(len(k) == length and set(k) <= set(alphabet) for k in keys)
+
+
+def test_random_keys_drop_bytes_that_would_bias_the_draw() -> None:
+    # 33 characters: 256 % 33 = 25, so bytes 231-255 would make the first 25 characters more
+    # likely; they must be skipped, not folded onto the alphabet.
+    stream = iter([255, 231, 0, 32, 230, 33] * 10)
+    keys = random_keys(2, 2, DEFAULT_ALPHABET, lambda n: bytes(next(stream) for _ in range(n)))
+    a = DEFAULT_ALPHABET
+    assert keys == [a[0] + a[32], a[230 % 33] + a[0]]
+
+
+def test_random_keys_are_uniform_enough() -> None:
+    counts = Counter("".join(random_keys(3000, 11, DEFAULT_ALPHABET)))
+    expected = 3000 * 11 / len(DEFAULT_ALPHABET)
+    assert set(counts) == set(DEFAULT_ALPHABET)
+    assert all(abs(n - expected) < expected * 0.2 for n in counts.values())

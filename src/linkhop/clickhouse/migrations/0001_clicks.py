@@ -36,8 +36,8 @@ CREATE TABLE IF NOT EXISTS $db.clicks
 )
 -- ReplacingMergeTree is the SECOND line of defence against a batch counted twice (the first is
 -- the insert dedup token, within the window below): rows with the same sorting key, i.e. the same
--- click_id at the same ts, collapse when parts merge, and queries read with FINAL so a duplicate
--- is never visible before that merge.
+-- click_id at the same ts, collapse when parts merge, and the raw export reads with FINAL. Counts
+-- do not (they must agree with the rollups, which cannot collapse): analytics/queries.py.
 ENGINE = ReplacingMergeTree
 -- Monthly partitions: a few dozen parts per year keep merges cheap, and a month is the unit in
 -- which old data is dropped (retention) or backed up.
@@ -46,12 +46,10 @@ PARTITION BY toYYYYMM(ts)
 -- prefix lets the primary index skip straight to those granules. click_id last makes the key
 -- unique per click, so ReplacingMergeTree collapses only true duplicates.
 ORDER BY (org_id, link_id, ts, click_id)
--- No TTL yet. Per-org plan retention is a later migration: add `retention_days UInt16 DEFAULT 0`
--- (written by the worker from the org's plan) and
--- `MODIFY TTL toDateTime(ts) + toIntervalDay(retention_days) WHERE retention_days > 0`,
--- with ttl_only_drop_parts left off because a part mixes orgs.
+-- No TTL here: per-org retention follows settings and is set (and changed) on this table and
+-- every rollup by clickhouse/retention.py; ttl_only_drop_parts stays off because a part mixes orgs.
 -- non_replicated_deduplication_window: remember the last 1000 insert tokens (default 0 = off), so
--- a batch retried with the same insert_deduplication_token is dropped.
+-- a batch retried with the same insert_deduplication_token is dropped (10 000 since 0003).
 SETTINGS non_replicated_deduplication_window = 1000
 """,
 ]

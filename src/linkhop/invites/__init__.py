@@ -1,0 +1,1 @@
+"""Invitations to join an organisation: single-use, expiring tokens sent to an email address."""
