@@ -92,8 +92,9 @@ def run(params: Params, workdir: Path, *, quick: bool = False, diagnostics: bool
         took = time.perf_counter() - started
         report.notes.append(
             f"{dataset.rows:,} clicks generated in {took:.0f} s "
-            f"({dataset.rows / took:,.0f} rows/s), {dataset.parts} active parts; queries read "
-            "with FINAL as the product does"
+            f"({dataset.rows / took:,.0f} rows/s, materialized views included), "
+            f"{dataset.parts} active parts; queries read the rollups where they can and the raw "
+            "table without FINAL (analytics/queries.py)"
         )
         now = datetime.fromtimestamp(end_ms / 1000, UTC)
 

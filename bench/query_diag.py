@@ -1,9 +1,10 @@
 """Diagnostics for the per-org queries: where their time goes, measured on the same data.
 
-Each row answers one question about the slowest shape (one big org over 90 days):
-how much is ``FINAL`` (the same SQL without it), what a pre-aggregated read costs (the
-``clicks_hourly`` rollup the schema already maintains), and what ``FINAL`` costs once the parts
-are merged (after ``OPTIMIZE … FINAL``, which is what background merges converge to).
+Each row answers one question about the slowest shape (one big org over 90 days): what the raw
+table alone costs (``run_query(rollups=False)``, no ``FINAL``), what the raw read cost with
+``FINAL`` (the read path before the rollups), what the ``clicks_hourly`` rollup alone costs,
+and what ``run_query`` costs once every table's parts are merged (after ``OPTIMIZE … FINAL``,
+which is what background merges converge to).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from linkhop.analytics.schemas import AnalyticsQuery
 from linkhop.analytics.service import run_query
 from linkhop.analytics.timeranges import resolve_range
 from linkhop.clickhouse.client import ClickHouse
+from linkhop.clickhouse.tables import TIMED_TABLES
 
 _ROLLUP = """
 SELECT sum(clicks) AS clicks, uniqMerge(visitors) AS visitors
@@ -57,10 +59,14 @@ async def diagnose(ch: ClickHouse, report: Report, *, now: datetime, runs: int) 
     """Add the diagnostic rows for ``count · per org`` (90 days)."""
     query = AnalyticsQuery(group_by="count", org_id=BIG_ORG, interval="90d")
     time_range = resolve_range(query, now)
-    sql, params = count_sql(query, database=DATABASE, time_range=time_range)
-    plain = sql.replace(" FINAL", "")
-    times = await _timed(lambda: ch.aquery(plain, params), runs)
-    report.add(_row("diag: count · per org, without FINAL", "same SQL, FINAL removed", times))
+    times = await _timed(
+        lambda: run_query(ch=ch, database=DATABASE, query=query, now=now, rollups=False), runs
+    )
+    report.add(_row("diag: count · per org, raw table only", "run_query(rollups=False)", times))
+    sql, params = count_sql(query, database=DATABASE, time_range=time_range, rollups=False)
+    final = sql.replace("`clicks`", "`clicks` FINAL")
+    times = await _timed(lambda: ch.aquery(final, params), runs)
+    report.add(_row("diag: count · per org, raw with FINAL", "the read before rollups", times))
     assert time_range.start is not None
     assert time_range.end is not None
     rollup_params = {
@@ -78,13 +84,14 @@ async def diagnose(ch: ClickHouse, report: Report, *, now: datetime, runs: int) 
         )
     )
     started = time.perf_counter()
-    await ch.acommand(f"OPTIMIZE TABLE `{DATABASE}`.clicks FINAL")
+    for table in TIMED_TABLES:
+        await ch.acommand(f"OPTIMIZE TABLE `{DATABASE}`.`{table}` FINAL")
     merged_in = time.perf_counter() - started
     times = await _timed(lambda: run_query(ch=ch, database=DATABASE, query=query, now=now), runs)
     report.add(
         _row(
             "diag: count · per org, parts merged",
-            f"run_query after OPTIMIZE TABLE clicks FINAL (took {merged_in:.0f} s)",
+            f"run_query after OPTIMIZE … FINAL of clicks and rollups (took {merged_in:.0f} s)",
             times,
         )
     )

@@ -287,3 +287,24 @@ async def test_cursor_pages_walk_every_sort_without_gaps(harness: Harness, sort:
         if cursor is None:
             break
     assert seen == expected
+
+
+async def test_a_refused_expired_url_names_its_own_field(harness: Harness) -> None:
+    ada = await harness.account("ada@example.com")
+    body = {"url": "https://e.com/", "expired_url": "javascript:alert(1)"}
+    r = await harness.client.post("/api/v1/links", json=body, headers=ada.auth)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "expired_url"
+    created = await harness.client.post(
+        "/api/v1/links", json={"url": "https://e.com/"}, headers=ada.auth
+    )
+    r = await harness.client.patch(
+        f"/api/v1/links/{created.json()['id']}",
+        json={"expired_url": "ftp://e.com/"},
+        headers=ada.auth,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "expired_url"
+    bulk = await harness.client.post(
+        "/api/v1/links/bulk", json={"links": [body]}, headers=ada.auth
+    )
+    assert "expired_url" in bulk.text

@@ -166,7 +166,7 @@ def _segment_sql(
     """One tier's SELECT of (keys…, n, v) over its part of the range."""
     where, params = _scope(query)
     clauses = [where]
-    # Letters, not digits: parameter names stay plain words (at most 5 segments).
+    # Letters, not digits: parameter names stay plain words (at most 3 segments).
     lower, upper = f"{'abcde'[index]}_start", f"{'abcde'[index]}_end"
     if segment.tier == "raw":
         table = raw_table(database)
@@ -178,7 +178,8 @@ def _segment_sql(
             clauses.append(f"ts < fromUnixTimestamp64Milli({{{upper}:Int64}}, 'UTC')")
             params[upper] = _millis(segment.end)
     else:
-        table = _table(database, rollup.tables[segment.tier])
+        rollup_table = rollup.tables[segment.tier]
+        table = _table(database, rollup_table.name)
         time_column = "day" if segment.tier == "day" else "hour"
         selected = [
             f"{rolled.replace(_TIME, time_column)} AS {alias}" for alias, _, rolled in keys.items
@@ -190,9 +191,9 @@ def _segment_sql(
         if segment.end is not None:
             clauses.append(f"{time_column} < toDateTime({{{upper}:Int64}}, 'UTC')")
             params[upper] = int(segment.end.timestamp())
-        if rollup.dim is not None:
+        if rollup_table.dim is not None:
             clauses.append("dim = {dim:String}")
-            params["dim"] = rollup.dim
+            params["dim"] = rollup_table.dim
     if not query.include_bots:
         clauses.append("bot = 0")
     states = _RAW_STATES if segment.tier == "raw" else _ROLLUP_STATES
@@ -342,8 +343,8 @@ def dimension_sql(
         return SqlQuery(sql, params)
     rollup, segments = plan
     ((key, expression),) = DIMENSIONS[query.group_by]  # rollups cover one-column lists only
-    # Dimension rollups store the value in `value`; the per-link rollups have link_id itself.
-    rolled = label(key, "value") if rollup.dim is not None else expression
+    # The dimension rollup stores the value in `value`; the per-link rollups have link_id itself.
+    rolled = label(key, "value") if rollup.tables["day"].dim is not None else expression
     # CAST: LowCardinality columns of clicks and String rollup values must unite in UNION ALL.
     keys = _Keys((("d0", f"CAST({expression} AS String)", rolled),))
     inner, params = _union(segments, query=query, database=database, rollup=rollup, keys=keys)

@@ -6,10 +6,13 @@ table only where that makes no difference to the answer:
 * **Filters.** The rollups keep org, link, bot and (for the dimension rollups) one dimension's
   value. A domain filter or any dimension filter (``country=FR``) needs columns they do not
   have, so such queries read ``clicks``.
-* **Time range.** ``[start, end)`` is cut into the longest run of whole UTC days (``day`` tier),
-  the whole hours around it (``hour`` tier, where the rollup has one) and the sub-hour edges
-  (``raw`` tier, read from ``clicks``): a 90-day range is ~89 days of daily rows, up to 46 hours
-  of hourly rows and two edges under an hour each. Each tier counts disjoint clicks.
+* **Time range.** ``[start, end)`` is cut into the longest run of whole UTC days (``day`` tier)
+  and the partial days at both ends, read from ``clicks`` (``raw`` tier): a rolling 90-day range
+  is 89 days of daily rows plus two edges that add up to one day. Three reads, not five: the
+  whole hours of the edges could come from the hourly rollup, but every extra table read adds a
+  fixed cost to a statement that is one day of one link or one org at most. Ranges shorter
+  than a day, or whose buckets cut days (below), use the ``hour`` tier instead. Each tier counts
+  disjoint clicks.
 * **Buckets.** A timeseries groups rows into buckets in the query's zone. A rollup row may serve
   only if no bucket boundary falls strictly inside it: daily rows serve UTC day or month buckets,
   hourly rows serve any zone whose bucket boundaries fall on whole UTC hours (e.g. Europe/Paris
@@ -25,11 +28,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from linkhop.analytics.schemas import AnalyticsQuery
 from linkhop.analytics.timeranges import TimeRange
 from linkhop.clickhouse.tables import (
+    ALL_CLICKS,
     CLICKS_DAILY,
     CLICKS_HOURLY,
     CLICKS_ORG_DIMS_DAILY,
@@ -58,12 +62,18 @@ _DIMENSION_COLUMNS: dict[str, str] = {
 }
 
 
+class RollupTable(NamedTuple):
+    """A rollup table, and the ``dim`` to filter on when it is the dimension rollup."""
+
+    name: str
+    dim: str | None = None
+
+
 @dataclass(frozen=True)
 class Rollup:
-    """The rollup tables a query may read, coarsest tier first, and its dimension (if any)."""
+    """The rollup table of each tier a query may read, coarsest tier first."""
 
-    tables: dict[RollupTier, str]
-    dim: str | None = None
+    tables: dict[RollupTier, RollupTable]
 
 
 @dataclass(frozen=True)
@@ -75,19 +85,30 @@ class Segment:
     end: datetime | None
 
 
+_PER_LINK: dict[RollupTier, RollupTable] = {
+    "day": RollupTable(CLICKS_DAILY),
+    "hour": RollupTable(CLICKS_HOURLY),
+}
+
+
 def choose_rollup(query: AnalyticsQuery) -> Rollup | None:
     """The rollup that can answer ``query`` exactly, or ``None`` when only ``clicks`` can."""
     if query.domain is not None or query.dimension_values():
         return None
-    if query.group_by in ("count", "timeseries", "top_links"):
-        return Rollup({"day": CLICKS_DAILY, "hour": CLICKS_HOURLY})
+    links = query.link_id is not None or query.link_ids is not None
+    if query.group_by == "top_links" or (query.group_by in ("count", "timeseries") and links):
+        return Rollup(_PER_LINK)
+    if query.group_by in ("count", "timeseries"):
+        # A whole org: its 'all' rows hold one uniq state per day instead of one per link and day.
+        return Rollup(
+            {"day": RollupTable(CLICKS_ORG_DIMS_DAILY, ALL_CLICKS), "hour": _PER_LINK["hour"]}
+        )
     column = _DIMENSION_COLUMNS.get(query.group_by)
-    if column is None or column not in ROLLUP_DIMENSIONS:
+    if column is None or column not in ROLLUP_DIMENSIONS or links:
+        # Regions and cities have no rollup, and there is no per-link dimension rollup: clicks,
+        # keyed by link, reads one link's range in one slice (migration 0005 says why).
         return None
-    if query.link_id is not None or query.link_ids is not None:
-        # No per-link dimension rollup (migration 0005 says why): clicks is keyed by link.
-        return None
-    return Rollup({"day": CLICKS_ORG_DIMS_DAILY}, dim=column)
+    return Rollup({"day": RollupTable(CLICKS_ORG_DIMS_DAILY, column)})
 
 
 def _floor(value: datetime, seconds: int) -> datetime:
@@ -97,9 +118,9 @@ def _floor(value: datetime, seconds: int) -> datetime:
 
 def _ceil(value: datetime, seconds: int) -> datetime:
     floored = _floor(value, seconds)
-    return (
-        floored if floored == value else datetime.fromtimestamp(floored.timestamp() + seconds, UTC)
-    )
+    if floored == value:
+        return floored
+    return datetime.fromtimestamp(floored.timestamp() + seconds, UTC)
 
 
 def _aligned(
@@ -118,31 +139,27 @@ def plan_segments(
     tiers: Sequence[RollupTier],
     boundaries: Sequence[datetime] = (),
 ) -> list[Segment]:
-    """Cut ``time_range`` into tier segments, coarsest first where it fits (see module doc).
+    """Cut ``time_range`` into [raw edge, rollup tier, raw edge] (see the module docstring).
 
-    ``tiers`` lists the rollup tiers available, coarsest first; ``boundaries`` are the UTC bucket
-    starts of a timeseries (empty for other queries). Segments come back in time order.
+    ``tiers`` lists the rollup tiers available, coarsest first: the first one that covers a
+    whole row of the range, without a bucket boundary inside a row, is used; ``boundaries`` are
+    the UTC bucket starts of a timeseries (empty for other queries). Segments are in time order;
+    a range no tier fits is one raw segment.
     """
-    return _plan(time_range.start, time_range.end, list(tiers), boundaries)
-
-
-def _plan(
-    start: datetime | None,
-    end: datetime | None,
-    tiers: list[RollupTier],
-    boundaries: Sequence[datetime],
-) -> list[Segment]:
-    if start is not None and end is not None and start >= end:
-        return []
-    if not tiers:
-        return [Segment("raw", start, end)]
-    tier, finer = tiers[0], tiers[1:]
-    seconds = TIER_SECONDS[tier]
-    inner_start = None if start is None else _ceil(start, seconds)
-    inner_end = None if end is None else _floor(end, seconds)
-    empty = inner_start is not None and inner_end is not None and inner_start >= inner_end
-    if empty or not _aligned(inner_start, inner_end, seconds, boundaries):
-        return _plan(start, end, finer, boundaries)
-    before = [] if start is None else _plan(start, inner_start, finer, boundaries)
-    after = [] if end is None else _plan(inner_end, end, finer, boundaries)
-    return [*before, Segment(tier, inner_start, inner_end), *after]
+    start, end = time_range.start, time_range.end
+    for tier in tiers:
+        seconds = TIER_SECONDS[tier]
+        inner_start = None if start is None else _ceil(start, seconds)
+        inner_end = None if end is None else _floor(end, seconds)
+        if inner_start is not None and inner_end is not None and inner_start >= inner_end:
+            continue
+        if not _aligned(inner_start, inner_end, seconds, boundaries):
+            continue
+        segments = []
+        if start is not None and inner_start is not None and start < inner_start:
+            segments.append(Segment("raw", start, inner_start))
+        segments.append(Segment(tier, inner_start, inner_end))
+        if end is not None and inner_end is not None and inner_end < end:
+            segments.append(Segment("raw", inner_end, end))
+        return segments
+    return [Segment("raw", start, end)]

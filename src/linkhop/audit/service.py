@@ -77,4 +77,5 @@ async def record_many(
         }
         for target_id, data in targets
     ]
-    await session.execute(insert(AuditEvent.metadata.tables["audit_events"]), rows)
+    if rows:  # an empty executemany is an error (nothing was created: nothing to record)
+        await session.execute(insert(AuditEvent.metadata.tables["audit_events"]), rows)

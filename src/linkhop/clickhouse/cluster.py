@@ -249,9 +249,9 @@ def cluster_statements(
 def _retention(policy: RetentionPolicy, options: ClusterOptions) -> list[ClusterStatement]:
     """TTL statements for ``policy`` and its log entry (processes then see it as applied)."""
     out: list[ClusterStatement] = []
-    # MODIFY TTL on every click table; with no retention, REMOVE TTL (which fails on a table
-    # that has none: run it only when a TTL was set before).
-    for statement in retention_statements(policy, dict.fromkeys(TIMED_TABLES, True)):
+    # MODIFY TTL on every click table. Keeping everything emits no ALTER: REMOVE TTL fails on a
+    # table without one, and a script cannot ask (docs/cluster.md says how to drop an old TTL).
+    for statement in retention_statements(policy, dict.fromkeys(TIMED_TABLES, False)):
         out.extend(transform(statement, options))
     # A printed script cannot bind parameters: a hex fingerprint and an escaped JSON literal.
     values = f"'{policy.fingerprint()}', '{_sql_string(policy.describe())}'"

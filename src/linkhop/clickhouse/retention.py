@@ -34,11 +34,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import orjson
+import structlog
 
 from linkhop.clickhouse.client import ClickHouse, quote_identifier
 from linkhop.clickhouse.runner import render
 from linkhop.clickhouse.tables import TIMED_TABLES
 from linkhop.settings import Settings
+
+log = structlog.get_logger()
 
 # Org ids are spliced into DDL as string literals: only plain id characters are accepted.
 ORG_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -149,6 +152,15 @@ def _tables_with_ttl(ch: ClickHouse, database: str) -> dict[str, bool]:
     return {table: present[table] for table in TIMED_TABLES if table in present}
 
 
+def _is_cluster(ch: ClickHouse, database: str) -> bool:
+    rows = ch.query(
+        "SELECT count() FROM system.tables WHERE database = {db:String} AND name = 'clicks' "
+        "AND engine = 'Distributed'",
+        {"db": database},
+    )
+    return int(rows[0][0]) > 0
+
+
 def apply_retention(ch: ClickHouse, database: str, policy: RetentionPolicy) -> bool:
     """Set every click table's TTL to ``policy`` unless it is already applied; True if changed.
 
@@ -156,6 +168,15 @@ def apply_retention(ch: ClickHouse, database: str, policy: RetentionPolicy) -> b
     background (a mutation) and deletes expired rows at its next merges.
     """
     if applied_fingerprint(ch, database) == policy.fingerprint():
+        return False
+    if _is_cluster(ch, database):
+        # Cluster tables are changed ON CLUSTER by the generated script (docs/cluster.md), never
+        # by whichever process starts first.
+        log.warning(
+            "retention_not_applied",
+            reason="the click tables are Distributed: apply `linkhop analytics cluster-ddl`",
+            policy=policy.describe(),
+        )
         return False
     for statement in retention_statements(policy, _tables_with_ttl(ch, database)):
         ch.command(render(statement, database))

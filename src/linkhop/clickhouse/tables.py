@@ -7,7 +7,9 @@ CLICKS_HOURLY = "clicks_hourly"
 CLICKS_DAILY = "clicks_daily"
 CLICKS_ORG_DIMS_DAILY = "clicks_org_dims_daily"
 
-# The `dim` values of the org dimension rollup (migration 0005), each a `clicks` column.
+# The org dimension rollup's pseudo-dimension holding every click once (value '').
+ALL_CLICKS = "all"
+# The other `dim` values of the org dimension rollup (migration 0005), each a `clicks` column.
 ROLLUP_DIMENSIONS: tuple[str, ...] = (
     "country",
     "continent",

@@ -161,7 +161,10 @@ class _Batch:
         url = validate_destination(data.url, max_length=policy.max_url_length, own_hosts=self.own)
         expired_url = (
             validate_destination(
-                data.expired_url, max_length=policy.max_url_length, own_hosts=self.own
+                data.expired_url,
+                max_length=policy.max_url_length,
+                own_hosts=self.own,
+                field="expired_url",
             )
             if data.expired_url
             else None

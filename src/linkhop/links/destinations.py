@@ -173,8 +173,23 @@ def _is_own(
     return False
 
 
-def validate_destination(url: str, *, max_length: int, own_hosts: frozenset[str]) -> str:
-    """Check a destination URL and return its normalised form; raise ``Invalid`` if refused."""
+def validate_destination(
+    url: str, *, max_length: int, own_hosts: frozenset[str], field: str = "url"
+) -> str:
+    """Check a destination URL and return its normalised form; raise ``Invalid`` if refused.
+
+    ``field`` names the input the URL came from (``url``, ``expired_url``) in the error, so a
+    form shows the message next to the right field.
+    """
+    try:
+        return _validate(url, max_length=max_length, own_hosts=own_hosts)
+    except Invalid as exc:
+        if field != "url":
+            exc.field = field
+        raise
+
+
+def _validate(url: str, *, max_length: int, own_hosts: frozenset[str]) -> str:
     url = url.strip()
     if not url:
         raise _refuse("The URL is empty.", "url_empty")

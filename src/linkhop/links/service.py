@@ -200,7 +200,9 @@ async def create_link(
     own = await own_hosts(session, policy)
     url = validate_destination(data.url, max_length=policy.max_url_length, own_hosts=own)
     expired_url = (
-        validate_destination(data.expired_url, max_length=policy.max_url_length, own_hosts=own)
+        validate_destination(
+            data.expired_url, max_length=policy.max_url_length, own_hosts=own, field="expired_url"
+        )
         if data.expired_url
         else None
     )
@@ -366,7 +368,12 @@ async def update_link(  # noqa: PLR0912 — one branch per optional field of a P
         changes["url"] = link.url
     if "expired_url" in sent:
         link.expired_url = (
-            validate_destination(data.expired_url, max_length=policy.max_url_length, own_hosts=own)
+            validate_destination(
+                data.expired_url,
+                max_length=policy.max_url_length,
+                own_hosts=own,
+                field="expired_url",
+            )
             if data.expired_url
             else None
         )

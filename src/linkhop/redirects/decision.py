@@ -74,7 +74,10 @@ class LinkRecord:
             )
 
 
-@dataclass(frozen=True, slots=True)
+# RedirectRequest and Redirect are made for every click, so they are plain slotted dataclasses:
+# a frozen one's __init__ goes through object.__setattr__ per field (measured 3.3 µs against
+# 1.3 µs here). Treat them as immutable all the same.
+@dataclass(slots=True)
 class RedirectRequest:
     """The parts of an HTTP request the decision looks at."""
 
@@ -87,7 +90,7 @@ class RedirectRequest:
     now: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: see RedirectRequest
 class Redirect:
     """Send the visitor on; ``record_click`` says whether a click event is published."""
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import unavailable
 from tests.e2e.browser.flows import Console
@@ -31,6 +39,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PAGE_TIMEOUT_MS = 20_000
+SERVER_START_TIMEOUT_S = 90.0
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 # Generous: the CI machine may be busy. A test that waits this long has failed anyway.
 expect.set_options(timeout=PAGE_TIMEOUT_MS)
@@ -59,11 +68,85 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+class ServerPool:
+    """Starts the next test's server while the current test runs.
+
+    Every test still gets a fresh ``linkhop serve`` of its own with an empty data folder; only
+    the start-up (mostly imports and migrations, several seconds) overlaps with the previous
+    test's browser work. The next one is launched once the current one is ready, so two never
+    start at the same time, and only as many are started as tests ask for.
+    """
+
+    def __init__(self, factory: pytest.TempPathFactory, wanted: int) -> None:
+        self._factory = factory
+        self._left = wanted
+        self._spare: tuple[Server, threading.Thread, list[BaseException]] | None = None
+
+    def _launch(self) -> None:
+        srv = Server(data_dir=self._factory.mktemp("served") / "data")
+        errors: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                srv.start()
+            except Exception as exc:  # any failure is handed to the test that takes it
+                errors.append(exc)
+
+        thread = threading.Thread(target=start, name=f"linkhop-{srv.port}", daemon=True)
+        thread.start()
+        self._spare = (srv, thread, errors)
+
+    def take(self) -> Server:
+        """A started server for one test (the caller stops it)."""
+        if self._spare is None:
+            self._launch()
+        assert self._spare is not None
+        srv, thread, errors = self._spare
+        self._spare = None
+        self._left -= 1
+        thread.join(timeout=SERVER_START_TIMEOUT_S)
+        if self._left > 0:
+            self._launch()
+        if errors:
+            raise errors[0]
+        if thread.is_alive():
+            raise TimeoutError(f"linkhop serve on port {srv.port} did not become ready")
+        return srv
+
+    def close(self) -> None:
+        """Kill a spare nobody took (it holds no data anyone needs)."""
+        if self._spare is None:
+            return
+        srv, thread, _ = self._spare
+        self._spare = None
+        deadline = time.monotonic() + 10
+        while srv.process is None and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if srv.process is not None and srv.process.poll() is None:
+            srv.kill()
+        thread.join(timeout=SERVER_START_TIMEOUT_S)
+
+
+@pytest.fixture(scope="session")
+def server_pool(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerPool]:
+    """One pool per session (per xdist worker), sized by the selected tests that use it."""
+    wanted = sum(
+        1
+        for item in request.session.items
+        if "served" in getattr(item, "fixturenames", ())
+        and "served" not in vars(getattr(item, "module", None) or object())
+    )
+    pool = ServerPool(tmp_path_factory, wanted)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Server]:
+def served(server_pool: ServerPool) -> Iterator[Server]:
     """A fresh ``linkhop serve`` with an empty data folder, ready to take requests."""
-    srv = Server(data_dir=tmp_path / "data")
-    srv.start()
+    srv = server_pool.take()
     yield srv
     if srv.process is not None and srv.process.poll() is None:
         srv.stop()
@@ -83,11 +166,14 @@ def new_page(browser: Browser, console: Console) -> Iterator[Callable[..., Page]
     without "Headless", which linkhop (rightly) counts as a bot: these clicks are a person's.
     """
     contexts: list[BrowserContext] = []
-    user_agent = f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} Safari/537.36"
+    user_agent = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{browser.version} Safari/537.36"
+    )
 
-    def open_page(viewport: dict[str, int] | None = None, **options: object) -> Page:
+    def open_page(viewport: ViewportSize | None = None, **options: object) -> Page:
         context = browser.new_context(
-            viewport=viewport or {"width": 1280, "height": 800},
+            viewport=viewport or ViewportSize(width=1280, height=800),
             user_agent=user_agent,
             accept_downloads=True,
             **options,  # type: ignore[arg-type]  # Playwright's keyword options, passed through
@@ -113,7 +199,7 @@ def page(new_page: Callable[..., Page]) -> Page:
 class _Destination(BaseHTTPRequestHandler):
     """Where the test links point: a page that says which path and query it was asked for."""
 
-    def do_GET(self) -> None:  # noqa: N802 — the http.server API
+    def do_GET(self) -> None:
         body = (
             "<!doctype html><html lang=en><head><meta charset=utf-8><title>Destination</title>"
             f"</head><body><h1 id=arrived>Arrived</h1><p id=path>{self.path}</p></body></html>"
@@ -124,7 +210,7 @@ class _Destination(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 — the API's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet."""
 
 

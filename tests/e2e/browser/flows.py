@@ -17,7 +17,7 @@ from playwright.sync_api import ConsoleMessage, Error, Page, Response, expect
 from tests.e2e.server import Server
 
 OWNER_EMAIL = "ada@example.com"
-OWNER_PASSWORD = "correct horse battery"  # noqa: S105 — a test account's password
+OWNER_PASSWORD = "correct horse battery"
 ORG = "Acme"
 
 # Reported by the page itself (see Console.watch): the browser's CSP report, as an error.

@@ -41,7 +41,10 @@ def test_create_use_and_revoke_an_api_key(served: Server, page: Page, console: C
     assert listed.status_code == 200, listed.text
     assert [item["key"] for item in listed.json()["data"]] == ["k"]
     write = httpx.post(
-        f"{served.base}/api/v1/links", headers=auth, json={"url": "https://example.com/"}, timeout=10
+        f"{served.base}/api/v1/links",
+        headers=auth,
+        json={"url": "https://example.com/"},
+        timeout=10,
     )
     assert write.status_code == 403, write.text
 

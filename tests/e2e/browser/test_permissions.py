@@ -13,7 +13,7 @@ from tests.e2e.server import Server
 pytestmark = pytest.mark.slow
 
 VIEWER_EMAIL = "vera@example.com"
-VIEWER_PASSWORD = "viewer password 1"  # noqa: S105 — a test account's password
+VIEWER_PASSWORD = "viewer password 1"
 
 
 def test_a_viewer_cannot_see_edit_controls_or_post_edits(
@@ -45,8 +45,13 @@ def test_a_viewer_cannot_see_edit_controls_or_post_edits(
 
     # Posting the forms anyway, with a valid CSRF token of the viewer's session: 403 pages.
     token = csrf_token(viewer)
-    edit = {"csrf_token": token, "url": "https://evil.example/", "key": "promo", "tz": "UTC"}
-    attempts = {
+    edit: dict[str, str | float | bool] = {
+        "csrf_token": token,
+        "url": "https://evil.example/",
+        "key": "promo",
+        "tz": "UTC",
+    }
+    attempts: dict[str, dict[str, str | float | bool]] = {
         f"/app/links/{link_id}": edit,
         f"/app/links/{link_id}/archive": {"csrf_token": token, "archived": "1"},
         f"/app/links/{link_id}/delete": {"csrf_token": token},

@@ -13,7 +13,7 @@ from tests.e2e.server import Server
 pytestmark = pytest.mark.slow
 
 MEMBER_EMAIL = "grace@example.com"
-MEMBER_PASSWORD = "member password 1"  # noqa: S105 — a test account's password
+MEMBER_PASSWORD = "member password 1"
 
 
 def test_invite_a_member_who_accepts_in_another_browser(

@@ -201,19 +201,28 @@ async def test_the_rollup_path_is_really_taken_and_can_disagree(
     time_range = resolve_range(query, NOW)
     assert choose_rollup(query) is not None
     assert "clicks_org_dims_daily" in dimension_sql(query, database="x", time_range=time_range)[0]
-    count = AnalyticsQuery(org_id="org_a", interval="30d")
+    count = AnalyticsQuery(org_id="org_a", link_ids=["link_1", "link_2"], interval="30d")
     assert "clicks_daily" in count_sql(count, database="x", time_range=time_range)[0]
+    org_count = AnalyticsQuery(org_id="org_a", interval="30d")
+    assert "clicks_org_dims_daily" in count_sql(org_count, database="x", time_range=time_range)[0]
 
     rolled, raw = await both(store, generated, query)
     assert rolled == raw
-    store.command(f"ALTER TABLE {generated}.clicks_org_dims_daily DELETE WHERE value = 'FR'")
-    store.command(f"ALTER TABLE {generated}.clicks_daily DELETE WHERE link_id = 'link_1'")
+    store.command(
+        f"ALTER TABLE {generated}.clicks_org_dims_daily DELETE WHERE value = 'FR' OR dim = 'all' "
+        "SETTINGS mutations_sync = 2"
+    )
+    store.command(
+        f"ALTER TABLE {generated}.clicks_daily DELETE WHERE link_id = 'link_1' "
+        "SETTINGS mutations_sync = 2"
+    )
     store.command(f"OPTIMIZE TABLE {generated}.clicks_daily FINAL")
     store.command(f"OPTIMIZE TABLE {generated}.clicks_org_dims_daily FINAL")
     rolled, raw = await both(store, generated, query)
     assert rolled != raw
-    rolled, raw = await both(store, generated, count)
-    assert rolled != raw
+    for damaged in (count, org_count):
+        rolled, raw = await both(store, generated, damaged)
+        assert rolled != raw
 
 
 async def test_filtered_queries_read_the_raw_table(store: ClickHouse, generated: str) -> None:

@@ -72,7 +72,7 @@ def test_same_token_twice_leaves_raw_and_every_rollup_unchanged(
     }
     for table in ("clicks_hourly", "clicks_daily"):
         assert total_clicks(first, table) == 6, table
-    assert total_clicks(first, "clicks_org_dims_daily") == 6 * 13  # one row per dimension
+    assert total_clicks(first, "clicks_org_dims_daily") == 6 * 14  # one row per dimension
 
     ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS, dedup_token="batch-1")  # the retry
 

@@ -19,7 +19,7 @@ from linkhop.clickhouse.runner import (
     plan,
     render,
 )
-from linkhop.clickhouse.tables import CLICK_COLUMNS, ROLLUP_DIMENSIONS
+from linkhop.clickhouse.tables import ALL_CLICKS, CLICK_COLUMNS, ROLLUP_DIMENSIONS
 
 LATEST = len(load_migrations())
 NAMES = [
@@ -203,7 +203,7 @@ def test_the_dimension_rollups_hold_exactly_the_listed_dimensions(
     row.update(org_id="o", link_id="l")
     ch.insert(f"{database}.clicks", [list(row.values())], CLICK_COLUMNS)
     dims = ch.query(f"SELECT dim FROM {database}.clicks_org_dims_daily ORDER BY dim")
-    assert [d for (d,) in dims] == sorted(ROLLUP_DIMENSIONS)
+    assert [d for (d,) in dims] == sorted([ALL_CLICKS, *ROLLUP_DIMENSIONS])
 
 
 def test_new_rollups_are_filled_from_existing_clicks(ch: ClickHouse, database: str) -> None:

@@ -228,3 +228,9 @@ def test_the_generated_schema_runs_on_a_replicated_node(tmp_path: Path) -> None:
     assert [[int(x) for x in row] for row in out["answers"][0]] == [[0, 0]]
     assert out["answers"][1:] == [[], [], []]
     assert out["left"] == [["schema_migrations"]]  # DOWN removed everything it created
+
+
+def test_keeping_everything_alters_nothing_but_is_logged() -> None:
+    statements = cluster_statements(OPTIONS, retention=RetentionPolicy())
+    assert not any("MODIFY TTL" in s.sql or "REMOVE TTL" in s.sql for s in statements)
+    assert "INSERT INTO `lhc`.retention_log" in statements[-1].sql

@@ -227,7 +227,7 @@ async def test_time_zone_defaults_to_the_browser_cookie_then_utc(harness: Harnes
     b = await sign_in(harness, ada.email)
     page = await b.get("/app/analytics")
     assert 'data-tz-auto="1" data-tz="UTC"' in page.text  # nothing known yet
-    assert '<input type="radio" name="interval" id="interval-7d" value="7d"' in page.text
+    assert '<label class="segment" for="interval-7d"><input type="radio"' in page.text
     assert 'id="interval-7d" value="7d" data-testid="interval-7d" checked' in page.text
     b.client.cookies.set("linkhop_tz", "Asia/Tokyo", domain="lh.test", path="/app")
     page = await b.get("/app/analytics")

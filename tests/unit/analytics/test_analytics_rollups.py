@@ -28,14 +28,12 @@ def tiers(segments: list[Segment]) -> list[tuple[str, datetime | None, datetime 
     return [(s.tier, s.start, s.end) for s in segments]
 
 
-def test_a_ninety_day_style_range_is_days_then_hours_then_raw_edges() -> None:
+def test_a_ninety_day_style_range_is_whole_days_between_raw_edges() -> None:
     start, end = at(1, 14, 23, 17, 123), at(20, 14, 23, 17, 123)
     assert tiers(plan_segments(TimeRange(start, end), ["day", "hour"])) == [
-        ("raw", start, at(1, 15)),
-        ("hour", at(1, 15), at(2)),
+        ("raw", start, at(2)),
         ("day", at(2), at(20)),
-        ("hour", at(20), at(20, 14)),
-        ("raw", at(20, 14), end),
+        ("raw", at(20), end),
     ]
 
 
@@ -55,12 +53,20 @@ def test_aligned_bounds_need_no_raw_edges() -> None:
     ]
 
 
+def test_less_than_a_whole_day_uses_hours() -> None:
+    start, end = at(1, 14, 30), at(2, 13, 10)
+    assert tiers(plan_segments(TimeRange(start, end), ["day", "hour"])) == [
+        ("raw", start, at(1, 15)),
+        ("hour", at(1, 15), at(2, 13)),
+        ("raw", at(2, 13), end),
+    ]
+
+
 def test_unbounded_sides_stay_on_the_coarsest_tier() -> None:
     assert tiers(plan_segments(TimeRange(None, None), ["day", "hour"])) == [("day", None, None)]
     assert tiers(plan_segments(TimeRange(None, at(5, 12, 30)), ["day", "hour"])) == [
         ("day", None, at(5)),
-        ("hour", at(5), at(5, 12)),
-        ("raw", at(5, 12), at(5, 12, 30)),
+        ("raw", at(5), at(5, 12, 30)),
     ]
 
 
@@ -69,13 +75,9 @@ def test_less_than_an_hour_is_raw_only() -> None:
     assert tiers(plan_segments(TimeRange(start, end), ["day", "hour"])) == [("raw", start, end)]
 
 
-def test_without_an_hourly_tier_the_edges_are_raw() -> None:
-    start, end = at(1, 14), at(4, 2)
-    assert tiers(plan_segments(TimeRange(start, end), ["day"])) == [
-        ("raw", start, at(2)),
-        ("day", at(2), at(4)),
-        ("raw", at(4), end),
-    ]
+def test_without_an_hourly_tier_a_short_range_is_raw() -> None:
+    start, end = at(1, 14), at(2, 2)
+    assert tiers(plan_segments(TimeRange(start, end), ["day"])) == [("raw", start, end)]
 
 
 def _buckets(start: datetime, end: datetime, granularity: Granularity, zone: str) -> list[datetime]:
@@ -116,10 +118,13 @@ def test_hour_buckets_cannot_use_daily_rows() -> None:
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"group_by": "count"}, CLICKS_DAILY),
-        ({"group_by": "timeseries", "link_id": "l"}, CLICKS_DAILY),
-        ({"group_by": "top_links"}, CLICKS_DAILY),
-        ({"group_by": "countries"}, CLICKS_ORG_DIMS_DAILY),
+        ({"group_by": "count"}, (CLICKS_ORG_DIMS_DAILY, "all")),
+        ({"group_by": "timeseries"}, (CLICKS_ORG_DIMS_DAILY, "all")),
+        ({"group_by": "count", "link_id": "l"}, (CLICKS_DAILY, None)),
+        ({"group_by": "timeseries", "link_ids": ["a"]}, (CLICKS_DAILY, None)),
+        ({"group_by": "top_links"}, (CLICKS_DAILY, None)),
+        ({"group_by": "countries"}, (CLICKS_ORG_DIMS_DAILY, "country")),
+        ({"group_by": "referrer_domains"}, (CLICKS_ORG_DIMS_DAILY, "referrer_domain")),
         ({"group_by": "referrers", "link_id": "l"}, None),
         ({"group_by": "devices", "link_ids": ["a", "b"]}, None),
         ({"group_by": "cities"}, None),
@@ -129,15 +134,16 @@ def test_hour_buckets_cannot_use_daily_rows() -> None:
         ({"group_by": "devices", "referrer": "(direct)"}, None),
     ],
 )
-def test_which_rollup(fields: dict[str, Any], expected: str | None) -> None:
+def test_which_rollup(fields: dict[str, Any], expected: tuple[str, str | None] | None) -> None:
     rollup = choose_rollup(AnalyticsQuery(org_id="o", **fields))
-    assert (rollup.tables["day"] if rollup else None) == expected
+    assert (tuple(rollup.tables["day"]) if rollup else None) == expected
 
 
-def test_only_per_link_tables_have_hours() -> None:
-    rollup = choose_rollup(AnalyticsQuery(org_id="o", group_by="count"))
-    assert rollup is not None
-    assert rollup.tables == {"day": CLICKS_DAILY, "hour": CLICKS_HOURLY}
+def test_counts_fall_back_to_hourly_rows() -> None:
+    for link_id in (None, "l"):
+        rollup = choose_rollup(AnalyticsQuery(org_id="o", group_by="count", link_id=link_id))
+        assert rollup is not None
+        assert rollup.tables["hour"].name == CLICKS_HOURLY
 
 
 RANGE = TimeRange(at(1, 14, 30), at(20, 14, 30))
@@ -148,9 +154,8 @@ def test_the_rollup_statement_unites_tiers_and_merges_states() -> None:
         AnalyticsQuery(org_id="o", link_id="l"), database="lh", time_range=RANGE
     )
     assert sql.startswith("SELECT sum(n) AS clicks, uniqMerge(v) AS visitors\nFROM (\n")
-    assert sql.count("UNION ALL") == 4
+    assert sql.count("UNION ALL") == 2
     assert "FROM `lh`.`clicks_daily`" in sql
-    assert "FROM `lh`.`clicks_hourly`" in sql
     assert sql.count("FROM `lh`.`clicks`\n") == 2
     assert "FINAL" not in sql
     # Tenancy first in every tier, and the link filter everywhere.
@@ -159,7 +164,7 @@ def test_the_rollup_statement_unites_tiers_and_merges_states() -> None:
         assert "bot = 0" in part
     assert RANGE.start is not None
     assert params["a_start"] == int(RANGE.start.timestamp() * 1000)
-    assert params["c_start"] == int(at(2).timestamp())  # day tier: whole seconds
+    assert params["b_start"] == int(at(2).timestamp())  # day tier: whole seconds
 
 
 @pytest.mark.parametrize("group_by", ["countries", "referrers", "devices", "utm_sources"])
@@ -192,7 +197,7 @@ def test_minute_buckets_read_raw() -> None:
     sql, _ = timeseries_sql(
         AnalyticsQuery(org_id="o"), database="lh", time_range=short, granularity="minute"
     )
-    assert "clicks_hourly" not in sql
+    assert "uniqMerge" not in sql
     long = TimeRange(at(1), at(1) + timedelta(days=30))
     sql, _ = timeseries_sql(
         AnalyticsQuery(org_id="o"), database="lh", time_range=long, granularity="minute"

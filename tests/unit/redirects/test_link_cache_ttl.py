@@ -25,14 +25,14 @@ def test_redirect_app_uses_the_ttl_for_its_deployment(tmp_path: Path) -> None:
     sessionmaker = make_sessionmaker(make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
     publisher = SpoolPublisher(tmp_path / "spool")
 
-    def app(**kwargs: bool) -> RedirectApp:
+    def app(*, invalidated: bool) -> RedirectApp:
         return RedirectApp(
             settings=settings,
             sessionmaker=sessionmaker,
             publisher=publisher,
             secret_key="x" * 40,
-            **kwargs,
+            invalidated=invalidated,
         )
 
-    assert app().links.cache.ttl == 5.0  # `linkhop redirect` without Redis
+    assert app(invalidated=False).links.cache.ttl == 5.0  # `linkhop redirect` without Redis
     assert app(invalidated=True).links.cache.ttl == 300.0  # serve, or Redis pub/sub

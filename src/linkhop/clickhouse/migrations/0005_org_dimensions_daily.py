@@ -1,13 +1,14 @@
 """Daily rollup per org and dimension value, for the dashboard's org-wide top-N lists.
 
 One click becomes one row per dimension (``ARRAY JOIN`` below), keyed by the dimension's name
-and value, so one table answers "top countries", "top referrers", "top devices"… of an org. A
+and value, so one table answers "top countries", "top referrers", "top devices"… of an org, and,
+through the pseudo-dimension ``all``, the org's click count and timeseries. A
 dimension filter (``country=FR``) or a group_by not listed here reads ``clicks`` instead. Regions
 and cities are left out: their values only mean something with their country, and they are
 numerous enough that a rollup would hold nearly as many rows as the raw table.
 
 There is deliberately no per-LINK dimension rollup: most links get a few clicks a day, so
-(link, day, dimension, value) rows would outnumber the raw clicks (13 dimensions per click),
+(link, day, dimension, value) rows would outnumber the raw clicks (14 rows per click),
 while ``clicks``, keyed (org_id, link_id, ts), already reads one link's range in one slice. An
 org's top-N over 90 days, by contrast, reads ~90 × (values per dimension) rows here instead of
 every click of every link.
@@ -19,7 +20,9 @@ the workers stopped, see docs/analytics.md "Upgrading").
 
 # The dimensions, as (name, clicks column). Kept literal here: an applied migration must not
 # change meaning when code changes. tables.ROLLUP_DIMENSIONS mirrors it (a test compares them).
+# 'all' is every click once (value ''): the org's count and timeseries read ~90 rows from it.
 _PAIRS = """[
+        ('all', ''),
         ('country', toString(country)),
         ('continent', toString(continent)),
         ('device', toString(device)),

@@ -184,7 +184,7 @@
         }
       ],
       series: [
-        { label: "Bucket", value: function (u, ts) { return ts == null ? "–" : formatDate(ts); } },
+        { label: unit.charAt(0).toUpperCase() + unit.slice(1), value: function (u, ts) { return ts == null ? "–" : formatDate(ts); } },
         {
           label: "Clicks", stroke: accent, fill: "rgba(67, 56, 202, 0.35)", width: 1,
           paths: window.uPlot.paths.bars({ size: [0.7, 60], align: 1 }),
