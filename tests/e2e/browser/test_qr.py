@@ -83,14 +83,9 @@ def test_download_a_qr_code_and_scan_it(
     console.assert_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="htmx does not swap the 422 answer, so the message never shows while typing "
-    "(htmx logs 'Response Status Error Code 422'); see the browser tests' report",
-)
 def test_a_bad_qr_option_is_explained_as_you_type(served: Server, page: Page) -> None:
     first_run(page, served)
-    create_link(page, served.base, "https://example.com/", key="qr")
+    create_link(page, served.base, "https://example.com/", key="qr-typing")
     page.locator("[data-testid=link-row][data-key=qr]").get_by_test_id("link-qr").click()
     expect(page.get_by_test_id("qr-preview")).to_be_visible()
     page.locator("#color").fill("not-a-colour")
