@@ -304,7 +304,5 @@ async def test_a_refused_expired_url_names_its_own_field(harness: Harness) -> No
         headers=ada.auth,
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "expired_url"
-    bulk = await harness.client.post(
-        "/api/v1/links/bulk", json={"links": [body]}, headers=ada.auth
-    )
+    bulk = await harness.client.post("/api/v1/links/bulk", json={"links": [body]}, headers=ada.auth)
     assert "expired_url" in bulk.text
