@@ -54,9 +54,13 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the whole session (each test gets its own context)."""
+    """One headless Chromium per test module (each test gets its own context).
+
+    Not per session: Playwright's sync API keeps an event loop running while it is open, and
+    later test files on the same xdist worker call asyncio.run().
+    """
     executable = chromium_path()
     if executable is None:
         unavailable("Chromium is not installed (apt-get install chromium)")

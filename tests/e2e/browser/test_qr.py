@@ -86,7 +86,7 @@ def test_download_a_qr_code_and_scan_it(
 def test_a_bad_qr_option_is_explained_as_you_type(served: Server, page: Page) -> None:
     first_run(page, served)
     create_link(page, served.base, "https://example.com/", key="qr-typing")
-    page.locator("[data-testid=link-row][data-key=qr]").get_by_test_id("link-qr").click()
+    page.locator("[data-testid=link-row][data-key=qr-typing]").get_by_test_id("link-qr").click()
     expect(page.get_by_test_id("qr-preview")).to_be_visible()
     page.locator("#color").fill("not-a-colour")
     expect(page.get_by_test_id("qr-error")).to_be_visible(timeout=5000)
