@@ -100,9 +100,13 @@ class PrivatePostgres:
     def start(self) -> None:
         """Start (initdb first if needed) and wait until it accepts connections."""
         self.init()
+        # fsync off is safe here: `pg_ctl stop -m immediate` kills the server, not the OS, so
+        # written WAL survives. synchronous_commit must stay on: with it off, a commit answered
+        # just before the immediate stop may never reach the WAL, and the test would lose links
+        # that linkhop rightly reported as created.
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c full_page_writes=off"
         )
         self._run(
             str(PG_BIN / "pg_ctl"),
