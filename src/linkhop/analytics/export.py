@@ -59,6 +59,22 @@ _TEXT = {
     "ts": "formatDateTimeInJodaSyntax(ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''', 'UTC')",
     "bot": "toBool(bot)",
 }
+# Columns whose text comes from visitors, link owners or parsers of visitor input (user agent,
+# referrer, GeoIP names). In CSV, a cell starting with = + - @ or a tab/carriage return is run as a
+# formula by spreadsheet programs (CSV injection, OWASP): such cells get a leading apostrophe,
+# which spreadsheets hide and treat as "this is text". JSON lines and Parquet carry the stored
+# value unchanged: they are read by programs, not spreadsheets.
+FORMULA_GUARDED: frozenset[str] = frozenset(
+    c for c in (*COLUMNS, UA_COLUMN) if c not in ("click_id", "ts", "link_id", "bot")
+)
+# A ClickHouse string literal holding the RE2 class [-=+@\t\r] anchored at the start.
+_FORMULA_START = r"'^[-=+@\t\r]'"
+
+
+def _guarded(column: str) -> str:
+    return f"if(match({column}, {_FORMULA_START}), concat('''', {column}), {column})"
+
+
 _PARQUET = {
     "click_id": "toString(click_id)",
     "ts": "toUnixTimestamp64Milli(ts)",
@@ -102,6 +118,8 @@ def export_sql(query: ExportQuery, *, database: str, time_range: TimeRange) -> S
     """
     columns = export_columns(query)
     conversions = _PARQUET if query.format == "parquet" else _TEXT
+    if query.format == "csv":
+        conversions = {**conversions, **{c: _guarded(c) for c in FORMULA_GUARDED}}
     outer = ", ".join(f"{conversions[c]} AS {c}" if c in conversions else c for c in columns)
     where, params = filters(query, time_range)
     # Only fixed column names and the checked database name are spliced; values are bound.

@@ -206,6 +206,7 @@ async def export(
         query=query,
         now=now,
     )
+    analytics_service.audit_export(session, principal=principal, query=query)
     filename = export_filename(format, now)
     return StreamingResponse(
         stream_chunks(stream, context={"org_id": principal.org_id, "format": format}),

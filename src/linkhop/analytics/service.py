@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.analytics.export_stream import ExportStream, export_dsn, open_export
 from linkhop.analytics.queries import (
@@ -25,7 +26,9 @@ from linkhop.analytics.timeranges import (
     fill_series,
     resolve_range,
 )
+from linkhop.audit import service as audit_service
 from linkhop.clickhouse.client import ClickHouse
+from linkhop.principal import Principal
 
 # Plain JSON-ready rows; the router may add fields (top_links gets each link's details).
 Row = dict[str, object]
@@ -118,3 +121,20 @@ async def start_export(
         time_range=resolve_range(query, now),
     )
     return await anyio.to_thread.run_sync(opener)
+
+
+def audit_export(session: AsyncSession, *, principal: Principal, query: ExportQuery) -> None:
+    """Record who exported which raw events (a bulk read of personal data is an audited act).
+
+    The event holds the export's filters as asked (format, range, link/domain/tag, dimensions,
+    bots, user agents), not its rows.
+    """
+    asked = query.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    audit_service.record(
+        session,
+        principal=principal,
+        action="analytics.exported",
+        target_type="org",
+        target_id=principal.org_id,
+        data={"format": query.format, **asked},
+    )

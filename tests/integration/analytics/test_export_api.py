@@ -12,9 +12,12 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
+from sqlalchemy import select
 from tests.integration.harness import ALL_SCOPES, Account, Harness
 
 from linkhop.analytics.export import COLUMNS
+from linkhop.audit.models import AuditEvent
+from linkhop.db.engine import unit_of_work
 
 T0 = datetime(2025, 4, 20, tzinfo=UTC)
 ACME_CLICKS = 3000
@@ -174,3 +177,50 @@ async def test_bad_export_input_is_a_problem(harness: Harness) -> None:
         assert r.status_code == 422, (params, r.text)
         assert r.headers["content-type"] == "application/problem+json"
         assert field in r.text
+
+
+async def test_csv_cells_cannot_become_spreadsheet_formulas(
+    harness: Harness, add_clicks: Any, make_click: Any
+) -> None:
+    ada = await harness.account("ada@example.com")
+    hostile = {
+        "referrer": '=HYPERLINK("https://evil.example","x")',
+        "utm_source": "+cmd|' /C calc'!A0",
+        "utm_medium": "-2+3",
+        "utm_campaign": "@SUM(A1:A9)",
+        "utm_term": "\tTAB",
+        "utm_content": "plain-value",  # a dash inside is harmless
+        "city": "\r=1+1",
+    }
+    add_clicks([make_click(T0, org_id=ada.org_id, **hostile)])
+    [row] = _parse("csv", (await _export(harness, ada, interval="all")).content)
+    for column, value in hostile.items():
+        expected = value if column == "utm_content" else f"'{value}"
+        assert row[column] == expected, column
+    # Programs read JSON lines and Parquet: they get the stored value unchanged.
+    [raw] = _parse("jsonl", (await _export(harness, ada, format="jsonl", interval="all")).content)
+    assert {c: raw[c] for c in hostile} == hostile
+
+
+async def test_each_export_is_audited_with_its_filters(
+    harness: Harness, acme: dict[str, Any]
+) -> None:
+    ada = acme["ada"]
+    r = await _export(harness, ada, format="jsonl", country="FR", include_bots="true")
+    assert r.status_code == 200
+    refused = await _export(harness, ada, format="xlsx")  # refused: nothing exported, no event
+    assert refused.status_code == 422
+    async with unit_of_work(harness.runtime.sessionmaker) as session:
+        events = (
+            await session.execute(
+                select(
+                    AuditEvent.actor_id, AuditEvent.org_id, AuditEvent.target_id, AuditEvent.data
+                ).where(AuditEvent.action == "analytics.exported")
+            )
+        ).all()
+    assert len(events) == 1
+    actor_id, org_id, target_id, data = events[0]
+    assert org_id == target_id == ada.org_id
+    assert actor_id is not None
+    assert data["format"] == "jsonl"
+    assert data["country"] == "FR" and data["include_bots"] is True
