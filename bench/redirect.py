@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import nginx, procs, profile, redirect_diag, redirect_servers, seed, wrk
+from bench import nginx, procs, profile, redirect_diag, redirect_servers, redis_bench, seed, wrk
 from bench.console import say
 from bench.redirect_summary import Sample, summarize
 from bench.redirect_variants import (
     DOMAIN,
     HEADERS,
     NOT_YET,
+    REDIS_SERVERS,
     SERVER_ENV,
+    STREAMS,
     UNPINNED_VARIANTS,
     VARIANTS,
     WARMABLE,
@@ -59,7 +62,7 @@ class Params:
             rounds=1,
             connections=4,
             special_links=2,
-            variants=("nginx", "hit", "password"),
+            variants=("nginx", "hit", "password", "hit-redis", "miss-redis", "hit-granian"),
             unpinned=False,
             diag_ops=200,
         )
@@ -110,8 +113,12 @@ def _measure(
     if params.warmup_s > 0:
         load(params.warmup_s, seed_no + 7)
     is_linkhop = variant.server not in ("nginx", "bare")
+    redis = variant.server in REDIS_SERVERS
+    if redis:  # the stream then holds this run's clicks only (and never grows across runs)
+        redis_bench.clear(STREAMS, cache=False)
     before_metrics = procs.scrape(server.base) if is_linkhop else {}
     before_cpu = server.cpu()
+    before_redis = redis_bench.cpu_seconds() if redis else None
     with (
         profile.spy(server.pid, f"redirect-{variant.name}", params.duration_s)
         if profiled
@@ -119,9 +126,23 @@ def _measure(
     ):
         result = load(params.duration_s, seed_no)
     cpu = server.cpu() - before_cpu
+    after_redis = redis_bench.cpu_seconds() if redis else None
     after_metrics = procs.scrape(server.base) if is_linkhop else {}
+    streamed = None
+    if redis:
+        time.sleep(0.1)  # the publisher XADDs what it buffered every 5 ms
+        streamed = redis_bench.stream_events(STREAMS)
+        redis_bench.clear(STREAMS, cache=False)
     return Sample.of(
-        result, server_cpu_s=cpu, rss=server.rss(), before=before_metrics, after=after_metrics
+        result,
+        server_cpu_s=cpu,
+        rss=server.rss(),
+        before=before_metrics,
+        after=after_metrics,
+        streamed=streamed,
+        redis_cpu_s=after_redis - before_redis
+        if after_redis is not None and before_redis is not None
+        else None,
     )
 
 
@@ -146,6 +167,12 @@ def run(params: Params, workdir: Path, *, quick: bool = False) -> Report:
     for name, reason, target in NOT_YET:
         report.skip(name, reason, target=target)
     variants = [VARIANTS[v] for v in params.variants]
+    redis_down = redis_bench.unavailable() if REDIS_SERVERS & {v.server for v in variants} else None
+    if redis_down:
+        for v in variants:
+            if v.server in REDIS_SERVERS:
+                report.skip(f"{v.name} · pinned", f"needs Redis: {redis_down}", target=v.target)
+        variants = [v for v in variants if v.server not in REDIS_SERVERS]
     if not nginx.available():
         variants = [v for v in variants if v.server != "nginx"]
         report.notes.append("nginx is not installed (bench/setup.sh): no ratios")
@@ -164,6 +191,9 @@ def run(params: Params, workdir: Path, *, quick: bool = False) -> Report:
         report.notes.append("fewer than 2 cores or no taskset: the 'pinned' runs are unpinned")
     servers: dict[str, procs.Child] = {}
     samples: dict[tuple[str, str], list[Sample]] = {}
+    uses_redis = bool(REDIS_SERVERS & {v.server for v in variants})
+    if uses_redis:  # a cold Redis cache and an empty stream, whatever an earlier run left
+        redis_bench.clear(STREAMS)
     try:
         for name in dict.fromkeys(v.server for v in variants):
             port = procs.free_port()
@@ -173,6 +203,8 @@ def run(params: Params, workdir: Path, *, quick: bool = False) -> Report:
                 child = redirect_servers.bare_server(workdir, port=port, links=links["plain"])
             else:
                 env = {"LINKHOP_DEFAULT_DOMAIN": DOMAIN, **SERVER_ENV[name]}
+                if name in REDIS_SERVERS:
+                    env.update(STREAMS.env())
                 child = procs.linkhop(
                     "redirect", data_dir=data_dir, port=port, log_dir=logs, env=env
                 )
@@ -189,8 +221,11 @@ def run(params: Params, workdir: Path, *, quick: bool = False) -> Report:
                     count=len(links[v.keys]),
                     log=logs / "wrk.log",
                     step_s=2.0 if params.warmup_s >= 1 else 1.0,
+                    miss_metric=WARMABLE[v.server],
                 )
                 say(f"redirect: warmed {v.name} cache in {took:.0f} s")
+                if v.server in REDIS_SERVERS:
+                    redis_bench.clear(STREAMS, cache=False)
         configs = ["pinned"] + (["unpinned"] if params.unpinned and pinned_ok else [])
         for round_no in range(params.rounds):
             for config in configs:
@@ -218,11 +253,13 @@ def run(params: Params, workdir: Path, *, quick: bool = False) -> Report:
                         and v.server != "nginx",
                     )
                     samples.setdefault((v.name, config), []).append(sample)
-                    say(f"redirect: round {round_no + 1} {config:8} {v.name:8} {sample.brief()}")
+                    say(f"redirect: round {round_no + 1} {config:8} {v.name:11} {sample.brief()}")
                     redirect_servers.drop_sealed_segments(data_dir / "spool")
     finally:
         for child in servers.values():
             child.stop()
+        if uses_redis:  # after the servers' last flush: nothing of ours stays in Redis
+            redis_bench.clear(STREAMS)
     summarize(report, variants=variants, samples=samples)
     if params.diag_ops:
         say("redirect: in-process diagnostics")

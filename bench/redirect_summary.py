@@ -17,7 +17,14 @@ TARGET_RATIO = 0.35
 TARGET_P99_MS = 3.0
 _HIT = 'linkhop_cache_events_total{result="hit"}'
 _MISS = 'linkhop_cache_events_total{result="miss"}'
-_SPOOLED = "linkhop_clicks_spooled_total"
+_REDIS_HIT = 'linkhop_cache_events_total{result="redis_hit"}'
+# Redis tier lookups that went on to the database (miss), or skipped Redis (error, bypass).
+_REDIS_TO_DB = tuple(
+    f'linkhop_cache_events_total{{result="redis_{r}"}}' for r in ("miss", "error", "bypass")
+)
+_REDIS_NEGATIVE = 'linkhop_cache_events_total{result="redis_negative_hit"}'
+# Handed to the queue: the spool, or the Redis publisher's buffer (then XADDed every 5 ms).
+_PUBLISHED = "linkhop_clicks_published_total"
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,10 @@ class Sample:
     status_errors: int
     hit_ratio: float | None
     clicks_per_req: float | None
+    redis_share: float | None = None  # Redis tier lookups answered by Redis
+    db_loads_per_req: float | None = None  # Redis tier lookups that read the database
+    streamed_per_req: float | None = None  # events found in the Redis stream per request
+    redis_cpu_us_req: float | None = None  # the Redis server's CPU per request (it is shared)
 
     @classmethod
     def of(
@@ -44,14 +55,21 @@ class Sample:
         rss: int,
         before: Mapping[str, float],
         after: Mapping[str, float],
+        streamed: int | None = None,
+        redis_cpu_s: float | None = None,
     ) -> Sample:
-        """Combine wrk's numbers with the server's CPU, RSS and metric deltas."""
+        """Combine wrk's numbers with the server's CPU, RSS and metric deltas (and, for a
+        server with Redis, the events that reached its stream and Redis's own CPU)."""
         requests = max(result.requests, 1)
 
         def delta(name: str) -> float:
             return after.get(name, 0.0) - before.get(name, 0.0)
 
         lookups = delta(_HIT) + delta(_MISS)
+        # LRU misses of one key in flight at once share one load (CachedLoader), so the tier's
+        # own counts, not the LRU's misses, tell who answered.
+        to_db = sum(delta(name) for name in _REDIS_TO_DB)
+        tier = delta(_REDIS_HIT) + delta(_REDIS_NEGATIVE) + to_db
         return cls(
             rps=result.rps,
             p50_ms=result.p50_ms,
@@ -63,7 +81,11 @@ class Sample:
             status_errors=result.status_errors,
             hit_ratio=delta(_HIT) / lookups if lookups else None,
             # The /metrics scrape itself is not a click, so this is exact for GET redirects.
-            clicks_per_req=delta(_SPOOLED) / requests if after else None,
+            clicks_per_req=delta(_PUBLISHED) / requests if after else None,
+            redis_share=delta(_REDIS_HIT) / tier if tier else None,
+            db_loads_per_req=to_db / requests if tier else None,
+            streamed_per_req=None if streamed is None else streamed / requests,
+            redis_cpu_us_req=None if redis_cpu_s is None else redis_cpu_s * 1e6 / requests,
         )
 
     def brief(self) -> str:
@@ -120,6 +142,10 @@ def summarize(
                     "non_3xx": sum(s.status_errors for s in got),
                     "cache_hit_ratio": _optional_med(got, "hit_ratio"),
                     "clicks_per_req": _optional_med(got, "clicks_per_req"),
+                    "redis_share": _optional_med(got, "redis_share"),
+                    "db_loads_per_req": _optional_med(got, "db_loads_per_req"),
+                    "streamed_per_req": _optional_med(got, "streamed_per_req"),
+                    "redis_cpu_us_req": _optional_med(got, "redis_cpu_us_req"),
                 },
                 detail={
                     "rounds_rps": [round(s.rps) for s in got],
@@ -134,6 +160,25 @@ def summarize(
             if variant.target and config == "pinned":
                 row.target = variant.target
                 row.met = None if ratio is None else ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS
+            row.note += _redis_note(row.metrics)
             if variant.expect <= frozenset({301, 302, 303, 307, 308}) and row.metrics["non_3xx"]:
                 row.note += f" — {row.metrics['non_3xx']} answers were not 2xx/3xx"
             report.add(row)
+
+
+def _redis_note(metrics: Mapping[str, object]) -> str:
+    """What a server with Redis did there: who answered its misses, where its clicks went."""
+    parts = []
+    share = metrics.get("redis_share")
+    if isinstance(share, float):
+        parts.append(f"Redis answered {share:.1%} of the Redis tier's lookups (/metrics)")
+    db_loads = metrics.get("db_loads_per_req")
+    if isinstance(db_loads, float):
+        parts.append(f"{db_loads:.3f} database loads per request")
+    streamed = metrics.get("streamed_per_req")
+    if isinstance(streamed, float):
+        parts.append(f"{streamed:.2f} clicks in the Redis stream per request")
+    redis_cpu = metrics.get("redis_cpu_us_req")
+    if isinstance(redis_cpu, float):
+        parts.append(f"Redis server CPU {redis_cpu:.1f} µs/req (not in server CPU; shared Redis)")
+    return "".join(f"; {p}" for p in parts)

@@ -11,7 +11,7 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 ORDER = ("redirect", "ingest", "query", "api")
 TITLES = {
     "redirect": "Redirect path (wrk, 64 connections, random keys; ratios to nginx in the same run)",
-    "ingest": "Click ingestion (spool → enrichment → chDB)",
+    "ingest": "Click ingestion (spool or Redis Streams → enrichment → chDB)",
     "query": "Analytics queries (`run_query`, biggest org, last 90 days)",
     "api": "Management API",
 }

@@ -3,8 +3,9 @@
 The four run at once as ``python -m bench <name> --smoke`` subprocesses (the real entry point;
 chDB allows one store per process, so they cannot share this test process), and each test reads
 back its result file. No timings are asserted, only that every part ran and produced sane rows.
-wrk and nginx come from ``bench/setup.sh``; without them their parts are skipped locally and
-are an error under ``LINKHOP_TEST_REQUIRE_SERVICES=1``.
+wrk and nginx come from ``bench/setup.sh``, the Redis rows need the Redis of
+``LINKHOP_BENCH_REDIS_URL`` (database 14 on 127.0.0.1:6379 by default); without them their parts
+are skipped locally and are an error under ``LINKHOP_TEST_REQUIRE_SERVICES=1``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from bench import nginx, results, wrk
+from bench import nginx, redis_bench, results, wrk
 from bench.report import render
 from bench.results import Report, Row
 
@@ -92,6 +93,22 @@ def test_redirect_smoke(runs: dict[str, SmokeRun]) -> None:
     password = _measured(report, "password · pinned")
     assert password.metrics["clicks_per_req"] == 0
     assert any(r.skipped.startswith("not available yet") for r in report.rows)
+    granian = _measured(report, "hit-granian · pinned")
+    assert granian.metrics["socket_errors"] == 0
+    assert isinstance(granian.metrics["clicks_per_req"], float)
+    assert 0.9 <= granian.metrics["clicks_per_req"] <= 1.2
+    if down := redis_bench.unavailable():
+        unavailable(down)
+    streamed = _measured(report, "hit-redis · pinned").metrics["streamed_per_req"]
+    # The clicks reached the Redis stream (those published in the last 5 ms may be in flight).
+    assert isinstance(streamed, float)
+    assert 0.9 <= streamed <= 1.2
+    miss = _measured(report, "miss-redis · pinned")
+    # Every request missed the one-entry LRU and Redis answered (the database hardly ever).
+    assert isinstance(miss.metrics["cache_hit_ratio"], float)
+    assert miss.metrics["cache_hit_ratio"] < 0.5
+    assert isinstance(miss.metrics["redis_share"], float)
+    assert miss.metrics["redis_share"] >= 0.9
 
 
 def test_ingest_smoke(runs: dict[str, SmokeRun]) -> None:
@@ -100,9 +117,17 @@ def test_ingest_smoke(runs: dict[str, SmokeRun]) -> None:
     assert drain.metrics["events"] == drain.metrics["stored"] == 300
     if not wrk.available():
         unavailable("wrk is not installed (bench/setup.sh): no lag run")
-    lag = next(r for r in report.rows if r.name.startswith("lag under redirect load"))
+    lag = next(r for r in report.rows if r.name.startswith("lag under redirect load (spool"))
     assert not lag.skipped
     assert lag.metrics["lag_p95_s"] is not None
+    if down := redis_bench.unavailable():
+        unavailable(down)
+    stream = _measured(report, "Redis Streams → enrich → chDB + counters (end to end)")
+    assert stream.metrics["events"] == stream.metrics["stored"] == 300
+    redis_lag = _measured(
+        report, "lag under redirect load (Redis Streams, worker loop on the client core)"
+    )
+    assert isinstance(redis_lag.metrics["lag_p95_s"], float)
 
 
 def test_query_smoke(runs: dict[str, SmokeRun]) -> None:
