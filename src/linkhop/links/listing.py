@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from linkhop.errors import Invalid
 from linkhop.links.models import Link
+from linkhop.links.search import search_pattern, search_text
 from linkhop.principal import Principal, require
 from linkhop.tags import service as tags_service
 
@@ -49,10 +50,6 @@ def decode_cursor(cursor: str, sort: str) -> tuple[object, str]:
     return value, link_id
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def list_links(
     session: AsyncSession,
     *,
@@ -80,14 +77,20 @@ async def list_links(
     if domain:
         stmt = stmt.where(Link.domain == domain.strip().lower())
     if q:
-        pattern = f"%{_escape_like(q.strip().lower())}%"
-        stmt = stmt.where(
-            or_(
-                func.lower(Link.key).like(pattern, escape="\\"),
-                func.lower(Link.url).like(pattern, escape="\\"),
-                func.lower(func.coalesce(Link.title, "")).like(pattern, escape="\\"),
+        pattern = search_pattern(q)
+        if session.get_bind().dialect.name == "postgresql":
+            # One expression, the trigram index's own (migration 0004): a bitmap index scan
+            # instead of reading every link of the org.
+            stmt = stmt.where(search_text().like(pattern, escape="\\"))
+        else:
+            # SQLite scans; three LIKEs measured faster than one over the joined text.
+            stmt = stmt.where(
+                or_(
+                    func.lower(Link.key).like(pattern, escape="\\"),
+                    func.lower(Link.url).like(pattern, escape="\\"),
+                    func.lower(func.coalesce(Link.title, "")).like(pattern, escape="\\"),
+                )
             )
-        )
     if tag:
         found = await tags_service.find_by_name(session, principal=principal, name=tag)
         if found is None:
