@@ -18,11 +18,13 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from linkhop.analytics import router as analytics_router
 from linkhop.analytics import service as analytics_service
-from linkhop.analytics.schemas import DIRECT, AnalyticsQuery, GroupBy
+from linkhop.analytics.schemas import DIRECT, AnalyticsQuery, GroupBy, IntervalPreset
 from linkhop.dashboard.deps import SignedIn, SignedInDep, zone_named
 from linkhop.dashboard.forms import field_errors, sentence
 from linkhop.dashboard.rendering import PREFIX, render
@@ -36,12 +38,15 @@ from linkhop.runtime import Runtime
 router = APIRouter()
 
 PERMISSION = "analytics:read"
-EXPORT_URL = "/api/v1/analytics/export"
+# The dashboard's own export route (below), so that the export acts in the org the page is in
+# (the API's /api/v1/analytics/export takes the org from a header a download link cannot send).
+EXPORT_URL = f"{PREFIX}/analytics/export"
 INTERVALS: tuple[tuple[str, str], ...] = (
     ("24h", "24 hours"),
     ("7d", "7 days"),
     ("30d", "30 days"),
     ("90d", "90 days"),
+    ("1y", "12 months"),
     ("custom", "Custom"),
 )
 PRESETS = frozenset(value for value, _ in INTERVALS if value != "custom")
@@ -176,7 +181,9 @@ def parse_filters(
     if tz and chosen is None:
         filters.errors["tz"] = f"Unknown time zone '{tz[:40]}': pick one from the list."
     if filters.interval not in PRESETS and filters.interval != "custom":
-        filters.errors["interval"] = "Choose 24 hours, 7, 30 or 90 days, or a custom range."
+        filters.errors["interval"] = (
+            "Choose 24 hours, 7, 30 or 90 days, 12 months, or a custom range."
+        )
         filters.interval = DEFAULT_INTERVAL
     if filters.interval != "custom":
         return filters
@@ -436,4 +443,39 @@ async def link_analytics(
         end=end,
         tz=tz,
         bots=bots,
+    )
+
+
+@router.get("/analytics/export")
+async def export_csv(
+    *,
+    me: SignedInDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    link_id: Annotated[str | None, _SHORT] = None,
+    interval: IntervalPreset | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    timezone: Annotated[str, _SHORT] = "UTC",
+    include_bots: bool = False,
+) -> StreamingResponse:
+    """The Export CSV button: ``GET /api/v1/analytics/export`` (same checks, audit and file),
+    acting in the org the dashboard is in (``me.principal``) rather than the user's first one."""
+    return await analytics_router.export(
+        session=session,
+        principal=me.principal,
+        runtime=runtime,
+        now=now,
+        format="csv",
+        link_id=link_id,
+        domain=None,
+        tag=None,
+        interval=interval,
+        start=start,
+        end=end,
+        timezone=timezone,
+        include_bots=include_bots,
+        include_ua=False,
+        dimensions=analytics_router.NO_DIMENSIONS,
     )

@@ -23,6 +23,7 @@ from linkhop.dashboard import (
     invites,
     keys,
     links,
+    orgswitch,
     placeholders,
     qr,
     signin,
@@ -129,7 +130,18 @@ def create_dashboard_app(runtime: Runtime) -> ASGIApp:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(Exception, _unexpected)
-    for module in (signin, links, analytics, qr, team, keys, account, invites, placeholders):
+    for module in (
+        signin,
+        links,
+        analytics,
+        qr,
+        team,
+        keys,
+        account,
+        invites,
+        orgswitch,
+        placeholders,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     warm_up()

@@ -5,12 +5,19 @@ Sessions are the server-side ones of ``linkhop.auth`` behind the same ``linkhop_
 the API accepts; every form carries a CSRF token (``linkhop.auth.csrf``) bound to that session.
 Forms shown before sign-in (setup, sign-in) bind their token to a random nonce kept in an
 HttpOnly cookie instead, so a third-party page cannot sign a visitor into another account.
+
+Someone in several organisations picks the one they work in with the header's switcher
+(``orgswitch.py``). The choice is kept in the ``linkhop_org`` cookie, signed with the server
+secret and bound to the session, and it is checked against the user's memberships on every
+request: a forged, stale or foreign org id is ignored (the first org is used), never trusted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, available_timezones
@@ -30,6 +37,7 @@ from linkhop.runtime import Runtime
 
 ANON_CSRF_COOKIE = "linkhop_csrf"
 TZ_COOKIE = "linkhop_tz"
+ORG_COOKIE = "linkhop_org"
 CSRF_FIELD = "csrf_token"
 CSRF_FAILED = (
     "The form's security token is missing or does not match your session, so nothing was "
@@ -48,6 +56,15 @@ class SignInRequired(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class OrgChoice:
+    """One organisation the user belongs to, as the header's switcher lists it."""
+
+    id: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class SignedIn:
     """The signed-in user of a page, the org they act in, and their CSRF token."""
 
@@ -57,6 +74,8 @@ class SignedIn:
     session: UserSession
     csrf_token: str
     tz: ZoneInfo
+    # Every org of the user (oldest membership first); the switcher shows when there are two+.
+    orgs: tuple[OrgChoice, ...] = field(default=())
 
     @property
     def session_id(self) -> str:
@@ -83,6 +102,28 @@ def viewer_tz(request: Request) -> ZoneInfo:
     return zone_named(request.cookies.get(TZ_COOKIE, "")) or UTC
 
 
+def _org_signature(secret: str, session_id: str, org_id: str) -> str:
+    message = f"org:{session_id}:{org_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def org_cookie_value(secret: str, session_id: str, org_id: str) -> str:
+    """The ``linkhop_org`` cookie naming ``org_id`` for this session (signed, session-bound)."""
+    return f"{org_id}.{_org_signature(secret, session_id, org_id)}"
+
+
+def chosen_org_id(request: Request, secret: str, session_id: str) -> str | None:
+    """The org id the browser chose, if the cookie is ours and for this session.
+
+    Only a hint: the caller still checks that the user is a member of it.
+    """
+    raw = request.cookies.get(ORG_COOKIE, "")
+    org_id, _, signature = raw.rpartition(".")
+    if not org_id or not hmac.compare_digest(signature, _org_signature(secret, session_id, org_id)):
+        return None
+    return org_id
+
+
 async def get_signed_in(
     request: Request, session: SessionDep, runtime: RuntimeDep, now: NowDep
 ) -> SignedIn:
@@ -94,8 +135,21 @@ async def get_signed_in(
         row, user = await auth_service.resolve_session(session, token=token, now=now)
     except Unauthenticated as exc:
         raise SignInRequired("Your session has ended. Sign in again.") from exc
-    principal = await orgs_service.principal_for(session, user_id=UserId(user.id), org_id=None)
+    memberships = await orgs_service.memberships_of_user(session, user_id=user.id)
+    wanted = chosen_org_id(request, runtime.secret_key, row.id)
+    # The chosen org only if the user is (still) a member of it; else their first org.
+    member_of = {m.org_id for m in memberships}
+    org_id = wanted if wanted in member_of else None
+    principal = await orgs_service.principal_for(session, user_id=UserId(user.id), org_id=org_id)
     org = await orgs_service.get_org(session, principal=principal)
+    orgs: tuple[OrgChoice, ...] = ()
+    if len(memberships) > 1:
+        choices = []
+        for m in memberships:
+            # Membership is the right to see the org's name (org_by_id checks no permission).
+            found = await orgs_service.org_by_id(session, org_id=m.org_id)
+            choices.append(OrgChoice(m.org_id, found.name if found else m.org_id, m.role))
+        orgs = tuple(choices)
     request.state.user_session_id = row.id
     return SignedIn(
         principal=principal,
@@ -104,6 +158,7 @@ async def get_signed_in(
         session=row,
         csrf_token=csrf_token(secret=runtime.secret_key, session_id=row.id),
         tz=viewer_tz(request),
+        orgs=orgs,
     )
 
 

@@ -40,6 +40,7 @@ from linkhop.dashboard.deps import (
     viewer_tz,
 )
 from linkhop.dashboard.forms import FormState, sentence
+from linkhop.dashboard.orgswitch import remember_org
 from linkhop.dashboard.rendering import PREFIX, redirect, render
 from linkhop.dashboard.team import ROLE_HELP, ROLE_LABELS
 from linkhop.deps import SESSION_COOKIE, NowDep, RuntimeDep, SessionDep
@@ -193,8 +194,16 @@ class _Visit:
         except Gone as exc:  # used up in the meantime
             return _invalid_page(self.request, exc)
         role = ROLE_LABELS.get(accepted.role, accepted.role).lower()
-        message = f"You joined {accepted.org_name} as {role}."
-        return redirect(HOME, secret=self.runtime.secret_key, flash=("success", message))
+        message = (
+            f"You joined {accepted.org_name} as {role}. You are working in it now; the "
+            "organisation menu at the top switches between your organisations."
+        )
+        response = redirect(HOME, secret=self.runtime.secret_key, flash=("success", message))
+        # Pages act in the org just joined (deps.get_signed_in checks the membership again).
+        remember_org(
+            response, self.request, self.runtime, session_id=visitor[0].id, org_id=accepted.org_id
+        )
+        return response
 
     async def create_account(self) -> Response:
         """No account yet: create it from the form, join, and sign the new user in."""

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 PREFIX = "/app"
 HERE = Path(__file__).parent
@@ -35,6 +36,11 @@ NAV: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def section_href(key: str) -> str:
+    """The first page of the sidebar section ``key`` (the links page for an unknown key)."""
+    return next((href for k, _, href in NAV if k == key), f"{PREFIX}/links")
+
+
 @cache
 def _file_version(name: str) -> str:
     # Content hash in the URL: browsers may cache the file for a year and still get a new one
@@ -47,13 +53,59 @@ def static_url(name: str) -> str:
     return f"{PREFIX}/static/{name}?v={_file_version(name)}"
 
 
-def format_time(value: datetime | None, tz: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def format_time(value: datetime | None, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored (UTC) time shown in the viewer's time zone."""
     if value is None:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(tz).strftime(fmt)
+
+
+# (limit in seconds, unit in seconds, singular, plural): the first row whose limit is above the
+# distance words it. Rounded, so 90 minutes reads "2 h" rather than "1 h".
+_RELATIVE_UNITS: tuple[tuple[float, int, str, str], ...] = (
+    (45 * 60, 60, "min", "min"),
+    (22 * 3600, 3600, "h", "h"),
+    (26 * 86400, 86400, "day", "days"),
+    (320 * 86400, 30 * 86400, "month", "months"),
+    (float("inf"), 365 * 86400, "year", "years"),
+)
+
+
+def relative_time(value: datetime, now: datetime) -> str:
+    """How far ``value`` is from ``now`` in words: "just now", "3 h ago", "in 5 days"."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    seconds = (value - now).total_seconds()
+    distance = abs(seconds)
+    if distance < 45:
+        return "just now"
+    for limit, unit, one, many in _RELATIVE_UNITS:
+        if distance < limit:
+            count = max(1, round(distance / unit))
+            words = f"{count} {one if count == 1 else many}"
+            return f"in {words}" if seconds > 0 else f"{words} ago"
+    raise AssertionError("unreachable: the last unit has no limit")
+
+
+def when(value: datetime | None, tz: ZoneInfo, now: datetime | None = None) -> Markup:
+    """The one way pages show a stored time: relative words in a ``<time>`` element, with the
+    exact time as its tooltip (in the viewer's zone, and in UTC when that differs) and as its
+    machine-readable ``datetime`` (ISO 8601, UTC). An empty string for None."""
+    if value is None:
+        return Markup("")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    utc = value.astimezone(UTC)
+    exact = f"{format_time(utc, tz)} ({tz.key})"
+    if tz.key != "UTC":
+        exact += f" · {format_time(utc, UTC)} UTC"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        utc.isoformat(timespec="seconds"),
+        exact,
+        relative_time(utc, now or datetime.now(UTC)),
+    )
 
 
 def query_string(params: Mapping[str, object], **changes: object) -> str:
@@ -72,9 +124,14 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        static_url=static_url, nav_items=NAV, prefix=PREFIX, query_string=query_string
+        static_url=static_url,
+        nav_items=NAV,
+        prefix=PREFIX,
+        query_string=query_string,
+        section_href=section_href,
     )
-    env.filters["localtime"] = format_time
+    # One format for every stored time on every page: see ``when``.
+    env.filters["when"] = when
     return env
 
 

@@ -189,4 +189,7 @@ def test_screenshots_of_the_main_pages(
     phone.locator("#sign-in").click()
     phone.wait_for_url(f"{served.base}/app/links")
     shoot(phone, "links-phone", full_page=False)
+    phone.goto(f"{served.base}/app/analytics")
+    expect(phone.locator("#timeseries-chart[data-chart-ready=true]")).to_have_count(1)
+    shoot(phone, "analytics-phone", full_page=False)
     console.assert_clean()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from linkhop.api_keys import service as api_keys_service
 from linkhop.api_keys.models import ApiKey
+from linkhop.audit.models import AuditEvent
 from linkhop.db.engine import unit_of_work
 from linkhop.ids import OrgId, UserId
 from linkhop.invites import service as invites_service
@@ -101,7 +102,21 @@ async def _key(h: Harness, bob: Account, marker: str) -> tuple[str, Snapshot]:
     return key_id, snapshot
 
 
+async def _org(h: Harness, bob: Account, marker: str) -> tuple[str, Snapshot]:
+    """Org B itself: someone outside it cannot switch to it (nothing recorded, nothing set)."""
+
+    async def snapshot() -> object:
+        async with unit_of_work(h.runtime.sessionmaker) as session:
+            stmt = select(AuditEvent.id).where(
+                AuditEvent.action == "session.org_switched", AuditEvent.target_id == bob.org_id
+            )
+            return len((await session.execute(stmt)).all())
+
+    return bob.org_id, snapshot
+
+
 OTHER_ORG_OBJECTS: dict[str, OtherOrgObject] = {
+    "org_id": _org,
     "user_id": _member,
     "invite_id": _invite,
     "key_id": _key,
@@ -111,6 +126,7 @@ SAMPLE_FORMS: dict[str, dict[str, str]] = {
     "/app/team/members/{user_id}/remove": {},
     "/app/team/invites/{invite_id}/revoke": {},
     "/app/keys/{key_id}/revoke": {},
+    "/app/orgs/{org_id}/switch": {},
 }
 
 
@@ -170,6 +186,12 @@ async def _invited_guest(h: Harness) -> Prepared:
     return guest, token
 
 
+async def _own_org(h: Harness) -> Prepared:
+    ada, b = await _owner(h)
+    await b.get("/app/links")
+    return b, ada.org_id
+
+
 async def _team_page(h: Harness) -> Prepared:
     return await _on_page(h, "/app/team")
 
@@ -193,6 +215,7 @@ AUDITED: dict[tuple[str, str], tuple[Callable[[Harness], Awaitable[Prepared]], d
         {"name": "script", "scopes": "links:read", "expires": "never", "tz": "UTC"},
     ),
     ("POST", "/app/keys/{key_id}/revoke"): (_with_key, {}),
+    ("POST", "/app/orgs/{org_id}/switch"): (_own_org, {}),
     ("POST", "/app/account/password"): (
         _account_page,
         {

@@ -179,7 +179,7 @@ async def test_pages_show_the_numbers_the_api_returns(harness: Harness) -> None:
         # The export button carries the same filters (and the link) as the page.
         for html, wanted in ((org_html, api), (link_html, link_api)):
             href = _export_href(html)
-            assert urlsplit(href).path == "/api/v1/analytics/export"
+            assert urlsplit(href).path == "/app/analytics/export"
             assert dict(parse_qsl(urlsplit(href).query)) == {"format": "csv", **wanted}
 
     # What the traffic was: known values, so the comparison above compared something.

@@ -94,6 +94,61 @@
     return function (seconds) { return format.format(new Date(seconds * 1000)); };
   }
 
+  // ---- the time axis ----------------------------------------------------------------------
+  // Tick steps per bucket unit (seconds), so a tick never falls inside a bucket: hours for
+  // 24 hours, whole days for 7/30/90 days, whole months for a year. uPlot aligns them to the
+  // chosen zone (tzDate) and treats steps of 30 and 365 days as calendar months and years.
+  var MIN = 60, HOUR = 3600, DAY = 86400, MONTH = 30 * DAY, YEAR = 365 * DAY;
+  var TICK_STEPS = {
+    minute: [MIN, 5 * MIN, 10 * MIN, 15 * MIN, 30 * MIN, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY],
+    hour: [HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY],
+    day: [DAY, 2 * DAY, 3 * DAY, 7 * DAY, 14 * DAY, MONTH, 2 * MONTH, 3 * MONTH, 6 * MONTH, YEAR],
+    month: [MONTH, 2 * MONTH, 3 * MONTH, 6 * MONTH, YEAR, 2 * YEAR, 5 * YEAR]
+  };
+
+  function formatter(zone, options) {
+    options = Object.assign({ timeZone: zone }, options);
+    try {
+      return new Intl.DateTimeFormat(undefined, options);
+    } catch (e) {
+      delete options.timeZone;
+      return new Intl.DateTimeFormat(undefined, options);
+    }
+  }
+
+  // Tick labels in the chosen zone: "14:00" (with the date under the first tick of each day),
+  // "Mar 4" (with the year under the first tick of each year), "Mar" (with the year likewise).
+  function tickLabels(zone) {
+    var time = formatter(zone, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    var dayMonth = formatter(zone, { month: "short", day: "numeric" });
+    var month = formatter(zone, { month: "short" });
+    var year = formatter(zone, { year: "numeric" });
+    var dayKey = formatter(zone, { year: "numeric", month: "2-digit", day: "2-digit" });
+    return function (u, splits, axisIdx, space, incr) {
+      var lastDay = null, lastYear = null;
+      return splits.map(function (ts) {
+        var date = new Date(ts * 1000);
+        var y = year.format(date);
+        if (incr < DAY) {
+          var d = dayKey.format(date);
+          var label = time.format(date);
+          if (d !== lastDay) { label += "\n" + dayMonth.format(date); lastDay = d; }
+          return label;
+        }
+        var text = incr < MONTH ? dayMonth.format(date) : month.format(date);
+        if (y !== lastYear) { text += "\n" + y; lastYear = y; }
+        return text;
+      });
+    };
+  }
+
+  // The labels the axes were last drawn with, on the chart element (data-x-ticks: pairs of
+  // Unix seconds and label; data-y-ticks: labels), so that tests and tools can read them.
+  function recordTicks(el, name, splits, labels) {
+    var pairs = splits.map(function (v, i) { return [v, labels[i]]; });
+    el.setAttribute(name, JSON.stringify(pairs));
+  }
+
   function cssVar(name, fallback) {
     var value = getComputedStyle(document.documentElement).getPropertyValue(name);
     return (value && value.trim()) || fallback;
@@ -149,6 +204,7 @@
     var zone = data.zone || "UTC";
     var unit = data.unit || "day";
     var formatDate = dateFormatter(zone, unit);
+    var xLabels = tickLabels(zone);
     var step = data.x.length > 1 ? data.x[data.x.length - 1] - data.x[data.x.length - 2] : 86400;
     var accent = cssVar("--accent", "#4338ca");
     var teal = "#0f766e";
@@ -173,13 +229,24 @@
       axes: [
         {
           label: "Time (" + zone + ")", labelSize: 22, stroke: muted, grid: grid,
-          ticks: { stroke: "#d4d4d8" }
+          ticks: { stroke: "#d4d4d8" }, incrs: TICK_STEPS[unit] || TICK_STEPS.day,
+          space: unit === "hour" || unit === "minute" ? 44 : 56, size: 62,
+          values: function (u, splits, axisIdx, space, incr) {
+            var labels = xLabels(u, splits, axisIdx, space, incr);
+            recordTicks(el, "data-x-ticks", splits, labels);
+            return labels;
+          }
         },
         {
           label: "Clicks per " + unit, labelSize: 22, stroke: muted, grid: grid,
           ticks: { stroke: "#d4d4d8" }, incrs: integerSteps, size: 56,
           values: function (u, splits) {
-            return splits.map(function (v) { return numbers.format(v); });
+            // Whole clicks only: a fractional split (never made with integerSteps) is unlabelled.
+            var labels = splits.map(function (v) {
+              return Math.round(v) === v ? numbers.format(v) : "";
+            });
+            recordTicks(el, "data-y-ticks", splits, labels);
+            return labels;
           }
         }
       ],
