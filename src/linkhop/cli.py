@@ -34,6 +34,11 @@ analytics_app = typer.Typer(
     help="The analytics store: backfill, cluster DDL.", no_args_is_help=True
 )
 app.add_typer(analytics_app, name="analytics")
+queue_app = typer.Typer(
+    help="The click queue: status, dead letters, redrive (docs/operations.md).",
+    no_args_is_help=True,
+)
+app.add_typer(queue_app, name="queue")
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -338,6 +343,65 @@ def analytics_cluster_ddl(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     typer.echo(script, nl=False)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+@queue_app.command("status")
+def queue_status(as_json: JsonOption = False) -> None:
+    """Stream length, pending, lag, consumers and dead letters (or the embedded spool's depth)."""
+    from linkhop.apps.queue_admin import queue_status, show_status  # noqa: PLC0415
+
+    show_status(run_admin(queue_status), as_json=as_json)
+
+
+@queue_app.command("dead-letters")
+def queue_dead_letters(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most entries shown.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List dead-lettered entries, oldest first: reason, deliveries, events, payload head."""
+    from linkhop.apps.queue_admin import dead_letters, show_dead_letters  # noqa: PLC0415
+
+    show_dead_letters(run_admin(lambda s: dead_letters(s, limit=limit)), as_json=as_json)
+
+
+@queue_app.command("redrive")
+def queue_redrive(
+    ids: Annotated[list[str] | None, typer.Argument(help="Dead-letter entry ids.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every well-formed dead letter.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, move nothing.")] = False,
+) -> None:
+    """Put dead letters back on the click stream for the worker to retry, atomically."""
+    from linkhop.apps.queue_admin import redrive_dead_letters, show_redrive  # noqa: PLC0415
+    from linkhop.queue.redis_admin import check_ids  # noqa: PLC0415
+
+    wanted = ids or []
+    if bool(wanted) == every:
+        raise typer.BadParameter("give entry ids or --all, not both or neither")
+    if bad := check_ids(wanted):
+        raise typer.BadParameter(f"not stream ids (<ms>-<seq>): {', '.join(bad)}")
+    report = run_admin(lambda s: redrive_dead_letters(s, ids=wanted, every=every, dry_run=dry_run))
+    show_redrive(report)
+
+
+@queue_app.command("purge-dead-letters")
+def queue_purge(
+    before: Annotated[str | None, typer.Option(help="Delete entries with ids below this.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Delete every dead letter.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: deleted entries are gone.")] = False,
+) -> None:
+    """Delete dead letters for good (`--before ID` or `--all`, with `--yes`)."""
+    from linkhop.apps.queue_admin import purge  # noqa: PLC0415
+    from linkhop.queue.redis_admin import check_ids  # noqa: PLC0415
+
+    if (before is None) != every or not yes:
+        raise typer.BadParameter("give --before ID or --all, and --yes")
+    if before is not None and check_ids([before]):
+        raise typer.BadParameter(f"not a stream id (<ms>-<seq>): {before}")
+    gone = run_admin(lambda s: purge(s, before=before))
+    typer.echo(f"deleted {gone} dead letters")
 
 
 def main() -> None:
