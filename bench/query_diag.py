@@ -24,7 +24,7 @@ from linkhop.clickhouse.client import ClickHouse
 from linkhop.clickhouse.tables import TIMED_TABLES
 
 _ROLLUP = """
-SELECT sum(clicks) AS clicks, uniqMerge(visitors) AS visitors
+SELECT sum(clicks) AS clicks, uniqCombinedMerge(14)(visitors) AS visitors
 FROM `{db}`.clicks_hourly
 WHERE org_id = {{org_id:String}}
   AND hour >= toStartOfHour(fromUnixTimestamp64Milli({{start_ms:Int64}}, 'UTC'))
@@ -79,7 +79,7 @@ async def diagnose(ch: ClickHouse, report: Report, *, now: datetime, runs: int) 
     report.add(
         _row(
             "diag: count · per org, from clicks_hourly",
-            "the hourly rollup (sum + uniqMerge), hour-aligned range",
+            "the hourly rollup (sum + uniqCombinedMerge), hour-aligned range",
             times,
         )
     )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from linkhop.apps import admin
 from linkhop.apps.bootstrap import build_runtime, prepare_database
@@ -192,3 +192,14 @@ async def bulk_links(
     finally:
         await runtime.engine.dispose()
     return [SeededLink(r["id"], r["key"], r["url"]) for r in rows]
+
+
+async def analyze(settings: Settings) -> None:
+    """Refresh the planner statistics of the seeded database (``ANALYZE``)."""
+    runtime = build_runtime(settings)
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
+    finally:
+        await runtime.engine.dispose()

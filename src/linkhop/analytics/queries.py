@@ -71,10 +71,12 @@ DIMENSIONS: dict[GroupBy, tuple[tuple[str, str], ...]] = {
     "utm_contents": (("utm_content", "utm_content"),),
     "top_links": (("link_id", "link_id"),),
 }
-COUNTS = "count() AS clicks, uniq(visitor_id) AS visitors"
-# Rollup path: each tier yields (keys…, n, v) with v a uniq state; the outer query merges them.
-_MERGED = "sum(n) AS clicks, uniqMerge(v) AS visitors"
-_RAW_STATES = "toUInt64(count()) AS n, uniqState(visitor_id) AS v"
+# Unique visitors: uniqCombined(14) everywhere (raw rows, rollup states; ClickHouse migration
+# 0008 says why), so the raw path and the rollup path give the same figure.
+COUNTS = "count() AS clicks, uniqCombined(14)(visitor_id) AS visitors"
+# Rollup path: each tier yields (keys…, n, v) with v a visitors state; the outer query merges them.
+_MERGED = "sum(n) AS clicks, uniqCombinedMerge(14)(v) AS visitors"
+_RAW_STATES = "toUInt64(count()) AS n, uniqCombinedState(14)(visitor_id) AS v"
 _ROLLUP_STATES = "toUInt64(clicks) AS n, visitors AS v"
 
 

@@ -18,9 +18,10 @@ table only where that makes no difference to the answer:
   hourly rows serve any zone whose bucket boundaries fall on whole UTC hours (e.g. Europe/Paris
   days; not Asia/Kolkata, UTC+5:30). Otherwise that tier is skipped and a finer one is used.
 
-Unique visitors stay exact across tiers: each tier contributes ``uniqState`` states that
-``uniqMerge`` unites, and ``uniq``'s state depends only on the set of hashes it saw, not on how
-they were grouped, so the merged figure equals ``uniq`` over the raw rows.
+Unique visitors agree across tiers: each tier contributes ``uniqCombinedState(14)`` states
+that ``uniqCombinedMerge(14)`` unites; such a state (an exact set while small, then a
+HyperLogLog whose merge is a register-wise max) depends only on the set of hashes it saw, not on
+how they were grouped, so the merged figure equals ``uniqCombined(14)`` over the raw rows.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ cluster schema can never drift from the tested one:
    '{replica}')``), and ``<name>`` becomes a ``Distributed`` table over the locals, sharded by org:
    the application keeps reading and writing the names it knows;
 3. materialized views read ``clicks_local`` and write the local rollups, so each shard aggregates
-   the clicks it stores (a Distributed read merges the shards' uniq states exactly);
+   the clicks it stores (a Distributed read merges the shards' visitors states exactly);
 4. ``non_replicated_deduplication_window`` becomes ``replicated_deduplication_window``: the dedup
    tokens are then kept in Keeper and shared by the replicas of a shard.
 
@@ -178,11 +178,18 @@ def transform(statement: str, options: ClusterOptions) -> list[ClusterStatement]
         return [ClusterStatement("ddl", _on_cluster_after_name(sql, name, options))]
     if match := _DROP.match(statement):
         kind, name = match[1], match[2]
-        out = [ClusterStatement("ddl", _on_cluster_after_name(statement.strip(), name, options))]
+        # SYNC: an Atomic database drops a table's data and its Keeper replica path only after a
+        # delay (8 min by default); a table created again at the same path meanwhile (0008
+        # rebuilds the rollups) would wait for, or collide with, the old replica.
+        sync = " SYNC" if kind == "TABLE" else ""
+        drop = _on_cluster_after_name(statement.strip(), name, options) + sync
+        out = [ClusterStatement("ddl", drop)]
         if kind == "TABLE" and _sharded(name):
             local = f"DROP TABLE IF EXISTS $db.{local_name(name)}"
             out.append(
-                ClusterStatement("ddl", _on_cluster_after_name(local, local_name(name), options))
+                ClusterStatement(
+                    "ddl", _on_cluster_after_name(local, local_name(name), options) + sync
+                )
             )
         return out
     if match := _TRUNCATE.match(statement):

@@ -47,7 +47,8 @@ def rollup_state(ch: ClickHouse, db: str) -> dict[str, list[tuple[Any, ...]]]:
         time_column = TIMED_TABLES[table][0]
         keys = "dim, value, " if "dims" in table else ""
         state[table] = ch.query(
-            f"SELECT {keys}{time_column}, bot, sum(clicks), uniqMerge(visitors) FROM {db}.{table} "
+            f"SELECT {keys}{time_column}, bot, sum(clicks), uniqCombinedMerge(14)(visitors)"
+            f" FROM {db}.{table} "
             f"GROUP BY {keys}{time_column}, bot ORDER BY {keys}{time_column}, bot"
         )
     return state

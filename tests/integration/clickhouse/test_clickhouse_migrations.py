@@ -30,6 +30,7 @@ NAMES = [
     "org_dimensions_daily",
     "retention_log",
     "backfill_log",
+    "visitors_uniq_combined",
 ]
 ALL_TABLES = {
     "schema_migrations",
@@ -225,11 +226,13 @@ def test_new_rollups_are_filled_from_existing_clicks(ch: ClickHouse, database: s
     ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS)
     migrate(ch, database)
     assert ch.query(
-        f"SELECT toDate(day), sum(clicks), uniqMerge(visitors) FROM {database}.clicks_daily "
+        "SELECT toDate(day), sum(clicks), uniqCombinedMerge(14)(visitors)"
+        f" FROM {database}.clicks_daily "
         "GROUP BY day ORDER BY day"
     ) == [(date(2025, 1, 1), 3, 3), (date(2025, 1, 2), 2, 2)]
     assert ch.query(
-        f"SELECT sum(clicks), uniqMerge(visitors) FROM {database}.clicks_org_dims_daily "
+        "SELECT sum(clicks), uniqCombinedMerge(14)(visitors)"
+        f" FROM {database}.clicks_org_dims_daily "
         "WHERE dim = 'country' AND value = 'FR'"
     ) == [(5, 3)]
     # Down and up again: the copy starts from a clean table, nothing is counted twice.
@@ -304,3 +307,68 @@ def test_render_refuses_other_placeholders() -> None:
     assert render("DROP TABLE $db.t", "x") == "DROP TABLE `x`.t"
     with pytest.raises(KeyError):
         render("SELECT $other", "x")
+
+
+def _visitors_type(ch: ClickHouse, database: str, table: str) -> str:
+    rows = ch.query(
+        "SELECT type FROM system.columns WHERE database = {db:String} AND table = {t:String}"
+        " AND name = 'visitors'",
+        {"db": database, "t": table},
+    )
+    return str(rows[0][0])
+
+
+def test_visitor_states_are_rebuilt_with_uniq_combined(ch: ClickHouse, database: str) -> None:
+    # 0008 swaps every rollup's uniq states for uniqCombined(14) states, rebuilt from the raw
+    # clicks: the rollups then answer exactly what the raw rows answer, before and after.
+    migrate(ch, database, target=7)
+    rows = []
+    for i in range(3000):
+        row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
+        row.update(
+            click_id=uuid.uuid4(),
+            ts=datetime(2025, 1, 1 + i % 3, i % 24, tzinfo=UTC),
+            org_id="o",
+            link_id=f"l{i % 4}",
+            country=("FR", "US")[i % 2],
+            bot=0,
+            visitor_id=i % 1700,
+        )
+        rows.append(list(row.values()))
+    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS)
+    rollups = ("clicks_hourly", "clicks_daily", "clicks_org_dims_daily")
+    assert {_visitors_type(ch, database, t) for t in rollups} == {"AggregateFunction(uniq, UInt64)"}
+    migrate(ch, database)
+    assert {_visitors_type(ch, database, t) for t in rollups} == {
+        "AggregateFunction(uniqCombined(14), UInt64)"
+    }
+    raw = ch.query(
+        f"SELECT count(), uniqCombined(14)(visitor_id) FROM {database}.clicks WHERE link_id = 'l1'"
+    )
+    for table, where in (
+        ("clicks_hourly", "link_id = 'l1'"),  # filled from the raw rows too, not only new ones
+        ("clicks_daily", "link_id = 'l1'"),
+    ):
+        got = ch.query(
+            f"SELECT sum(clicks), uniqCombinedMerge(14)(visitors) FROM {database}.{table}"
+            f" WHERE {where}"
+        )
+        assert got == raw, table
+    everything = ch.query(f"SELECT count(), uniqCombined(14)(visitor_id) FROM {database}.clicks")
+    assert (
+        ch.query(
+            "SELECT sum(clicks), uniqCombinedMerge(14)(visitors)"
+            f" FROM {database}.clicks_org_dims_daily"
+            " WHERE dim = 'all'"
+        )
+        == everything
+    )
+    # New clicks reach the rebuilt views.
+    ch.insert(f"{database}.clicks", rows[:10], CLICK_COLUMNS)
+    assert ch.query(f"SELECT sum(clicks) FROM {database}.clicks_daily") == [(3010,)]
+    # And back: uniq states again, rebuilt the same way.
+    migrate(ch, database, target=7)
+    assert {_visitors_type(ch, database, t) for t in rollups} == {"AggregateFunction(uniq, UInt64)"}
+    assert ch.query(
+        f"SELECT sum(clicks), uniqMerge(visitors) FROM {database}.clicks_daily"
+    ) == ch.query(f"SELECT count(), uniq(visitor_id) FROM {database}.clicks")

@@ -142,3 +142,26 @@ def test_the_policy_comes_from_settings() -> None:
     assert retention_policy(settings) == RetentionPolicy(400, {"org_free": 30})
     with pytest.raises(ValueError, match="not an org id"):
         Settings(analytics_retention_overrides={"bad id!": 3})
+
+
+def _has_ttl(ch: ClickHouse, database: str) -> dict[str, bool]:
+    rows = ch.query(
+        "SELECT name, position(engine_full, ' TTL ') > 0 FROM system.tables "
+        "WHERE database = {db:String}",
+        {"db": database},
+    )
+    return {str(name): bool(has) for name, has in rows if name in TIMED_TABLES}
+
+
+def test_a_table_recreated_by_a_migration_gets_its_ttl_back(ch: ClickHouse, database: str) -> None:
+    # Migration 0008 drops and creates the rollups: the log still says the policy is applied,
+    # but the new tables have no TTL. The next start-up (apply_retention) must put it back.
+    migrate(ch, database, target=7)
+    policy = RetentionPolicy(default_days=90)
+    assert apply_retention(ch, database, policy) is True
+    assert set(_has_ttl(ch, database).values()) == {True}
+    migrate(ch, database)
+    assert _has_ttl(ch, database)["clicks_daily"] is False
+    assert apply_retention(ch, database, policy) is True
+    assert set(_has_ttl(ch, database).values()) == {True}
+    assert apply_retention(ch, database, policy) is False  # and then nothing more to do

@@ -48,8 +48,15 @@ def test_csv_export_sql_snapshot() -> None:
     assert sql.startswith(
         "SELECT toString(click_id) AS click_id,"
         " formatDateTimeInJodaSyntax(ts, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''', 'UTC') AS ts,"
-        " link_id, domain, key,"
+        " link_id, if(match(domain, '^[-=+@\\t\\r]'), concat('''', domain), domain) AS domain,"
     )
+    # Every text column a visitor or a link owner controls is guarded in CSV, none in JSON lines.
+    for column in ("url", "referrer", "utm_source", "city", "browser"):
+        assert f"concat('''', {column}), {column}) AS {column}" in sql, column
+    jsonl, _ = export_sql(
+        ExportQuery(org_id="o", format="jsonl"), database="linkhop", time_range=RANGE
+    )
+    assert "concat(" not in jsonl
     assert sql.endswith(
         "\nFROM (\n"
         f"    SELECT {inner}\n"

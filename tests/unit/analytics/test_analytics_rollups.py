@@ -153,7 +153,7 @@ def test_the_rollup_statement_unites_tiers_and_merges_states() -> None:
     sql, params = count_sql(
         AnalyticsQuery(org_id="o", link_id="l"), database="lh", time_range=RANGE
     )
-    assert sql.startswith("SELECT sum(n) AS clicks, uniqMerge(v) AS visitors\nFROM (\n")
+    assert sql.startswith("SELECT sum(n) AS clicks, uniqCombinedMerge(14)(v) AS visitors\nFROM (\n")
     assert sql.count("UNION ALL") == 2
     assert "FROM `lh`.`clicks_daily`" in sql
     assert sql.count("FROM `lh`.`clicks`\n") == 2
@@ -189,7 +189,7 @@ def test_raw_only_when_asked() -> None:
         ),
     ):
         assert "clicks_daily" not in sql
-        assert "uniqMerge" not in sql
+        assert "uniqCombinedMerge" not in sql
 
 
 def test_minute_buckets_read_raw() -> None:
@@ -197,9 +197,9 @@ def test_minute_buckets_read_raw() -> None:
     sql, _ = timeseries_sql(
         AnalyticsQuery(org_id="o"), database="lh", time_range=short, granularity="minute"
     )
-    assert "uniqMerge" not in sql
+    assert "uniqCombinedMerge" not in sql
     long = TimeRange(at(1), at(1) + timedelta(days=30))
     sql, _ = timeseries_sql(
         AnalyticsQuery(org_id="o"), database="lh", time_range=long, granularity="minute"
     )
-    assert "uniqMerge" not in sql  # too many buckets for the service anyway: never a rollup
+    assert "uniqCombinedMerge" not in sql  # too many buckets for the service anyway: never a rollup

@@ -131,7 +131,7 @@ def test_dimension_sql_snapshot() -> None:
     sql, params = dimension_sql(query, database="linkhop", time_range=RANGE, rollups=False)
     assert sql == (
         "SELECT if(referrer = '', '(direct)', referrer) AS d0,"
-        " count() AS clicks, uniq(visitor_id) AS visitors\n"
+        " count() AS clicks, uniqCombined(14)(visitor_id) AS visitors\n"
         "FROM `linkhop`.`clicks`\n"
         "WHERE org_id = {org_id:String} AND link_id = {link_id:String}"
         " AND ts >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')"
@@ -165,7 +165,7 @@ def test_timeseries_buckets_in_the_query_zone(granularity: Granularity, bucket: 
     )
     assert sql.startswith(
         f"SELECT toUnixTimestamp({bucket}) AS bucket,"
-        " count() AS clicks, uniq(visitor_id) AS visitors\n"
+        " count() AS clicks, uniqCombined(14)(visitor_id) AS visitors\n"
     )
     assert sql.endswith("GROUP BY bucket\nORDER BY bucket")
     assert params["tz"] == "Europe/Paris"
@@ -225,7 +225,9 @@ def test_places_group_with_their_country(group_by: GroupBy, selected: str) -> No
         time_range=RANGE,
         rollups=False,
     )
-    assert sql.startswith(f"SELECT {selected}, count() AS clicks, uniq(visitor_id) AS visitors\n")
+    assert sql.startswith(
+        f"SELECT {selected}, count() AS clicks, uniqCombined(14)(visitor_id) AS visitors\n"
+    )
 
 
 def test_every_group_by_but_count_and_timeseries_is_a_dimension() -> None:
