@@ -61,7 +61,7 @@ def run_admin(fn: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     """Run an admin coroutine; domain errors become one readable line and exit code 1."""
     settings = load_settings()
     # Admin output on stdout stays clean for scripts (`KEY=$(linkhop keys create … | tail -1)`).
-    configure_logging(level="warning", fmt="console")
+    configure_logging(level="warning", fmt="console", cache=False)
     try:
         return asyncio.run(fn(settings))
     except LinkhopError as exc:

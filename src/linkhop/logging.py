@@ -8,8 +8,13 @@ import sys
 import structlog
 
 
-def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
-    """Route stdlib and structlog output through one JSON (or console) renderer on stderr."""
+def configure_logging(*, level: str = "info", fmt: str = "json", cache: bool = True) -> None:
+    """Route stdlib and structlog output through one JSON (or console) renderer on stderr.
+
+    ``cache``: each module's logger is built once, on its first use (the servers' setting: no
+    per-call configuration lookup). Short admin commands pass False, so a command run inside
+    another program (tests, an embedding tool) leaves that program's logging configurable.
+    """
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -26,7 +31,7 @@ def configure_logging(*, level: str = "info", fmt: str = "json") -> None:
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
