@@ -167,13 +167,16 @@ def apply_retention(ch: ClickHouse, database: str, policy: RetentionPolicy) -> b
     The ALTERs return at once; ClickHouse recomputes the expiry of existing parts in the
     background (a mutation) and deletes expired rows at its next merges.
     """
-    tables = _tables_with_ttl(ch, database)
+    applied = applied_fingerprint(ch, database) == policy.fingerprint()
+    cluster = _is_cluster(ch, database)
+    tables = {} if cluster else _tables_with_ttl(ch, database)
     # The log alone is not enough: a migration that recreates a table (0008) leaves it without
-    # the TTL the log says was applied.
+    # the TTL the log says was applied. (On a cluster the TTLs live on the local tables and the
+    # generated script owns them: the log is what there is to compare.)
     in_place = all(has_ttl != policy.keeps_everything for has_ttl in tables.values())
-    if applied_fingerprint(ch, database) == policy.fingerprint() and in_place:
+    if applied and in_place:
         return False
-    if _is_cluster(ch, database):
+    if cluster:
         # Cluster tables are changed ON CLUSTER by the generated script (docs/cluster.md), never
         # by whichever process starts first.
         log.warning(
