@@ -35,7 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="shorter runs, same data shape")
     parser.add_argument("--big", action="store_true", help="query benchmark on 100 M clicks")
     parser.add_argument("--profile", action="store_true", help="py-spy profiles to results/")
-    parser.add_argument("--workdir", type=Path, help="keep data here instead of a temp folder")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep data here instead of a temp folder "
+        "(the query benchmark reuses clicks it generated there before with the same sizes)",
+    )
     parser.add_argument("--no-readme", action="store_true", help="do not touch bench/README.md")
     parser.add_argument(
         "--smoke", action="store_true", help="seconds on tiny data: checks the harness works"
@@ -63,7 +68,8 @@ def _runner(name: str, args: argparse.Namespace) -> Callable[[Path], Report]:
         qp = query.Params.smoke() if smoke else query.Params.quick() if quick else None
         if args.big and not smoke:
             qp = query.Params.big(quick=quick)
-        return lambda w: query.run(qp or query.Params(), w, quick=quick)
+        keep = args.workdir is not None
+        return lambda w: query.run(qp or query.Params(), w, quick=quick, keep=keep)
     from bench import api  # noqa: PLC0415
 
     ap = api.Params.smoke() if smoke else api.Params.quick() if quick else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -16,17 +17,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.console import say
-from bench.query_data import BIG_ORG, DATABASE, HOT_LINK, generate
+from bench.query_data import BIG_ORG, DATABASE, HOT_LINK, Dataset, generate
 from bench.query_diag import diagnose
 from bench.results import Report, Row
 from bench.stats import percentile
 from linkhop.analytics.schemas import AnalyticsQuery, GroupBy
 from linkhop.analytics.service import run_query
+from linkhop.clickhouse import runner
 from linkhop.clickhouse.client import ClickHouse, chdb_dsn
 
 TARGET_MS = 100.0
 LINK_QUERIES: tuple[GroupBy, ...] = ("count", "timeseries", "countries", "referrers", "devices")
 ORG_QUERIES: tuple[GroupBy, ...] = (*LINK_QUERIES, "top_links")
+_KEPT = "bench-dataset.json"  # in a kept store: what was generated, for reuse
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,40 @@ async def _time_query(
     return times
 
 
-def run(params: Params, workdir: Path, *, quick: bool = False, diagnostics: bool = True) -> Report:
-    """Generate the clicks, then time every dashboard query for one link and one org."""
+def _load_kept(store: Path, params: Params) -> Dataset | None:
+    """The dataset a previous run kept in ``store`` if it was generated with these sizes."""
+    try:
+        kept = json.loads((store / _KEPT).read_text())
+    except (OSError, ValueError):
+        return None
+    wanted = {"rows": params.rows, "orgs": params.orgs, "links_per_org": params.links_per_org}
+    if kept.get("params") != wanted:
+        return None
+    return Dataset(rows=kept["rows"], end_ms=kept["end_ms"], parts=kept["parts"])
+
+
+def _keep(store: Path, params: Params, dataset: Dataset) -> None:
+    record = {
+        "params": {"rows": params.rows, "orgs": params.orgs, "links_per_org": params.links_per_org},
+        **dataclasses.asdict(dataset),
+    }
+    (store / _KEPT).write_text(json.dumps(record))
+
+
+def run(
+    params: Params,
+    workdir: Path,
+    *,
+    quick: bool = False,
+    diagnostics: bool = True,
+    keep: bool = False,
+) -> Report:
+    """Generate the clicks, then time every dashboard query for one link and one org.
+
+    With ``keep`` (``--workdir``) the generated store stays in ``workdir`` and a later run with
+    the same sizes reuses it instead of generating again (100 M clicks take about an hour);
+    its queries then run at the time the data ends, as in the run that generated it.
+    """
     report = Report(
         bench="query",
         quick=quick,
@@ -78,25 +113,44 @@ def run(params: Params, workdir: Path, *, quick: bool = False, diagnostics: bool
     size = f"{params.rows / 1e6:g} M"
     target = f"p50 ≤ 100 ms (target at 100 M clicks; this run: {size})"
     store = workdir / "clickhouse"
+    kept = _load_kept(store, params) if keep else None
     ch = ClickHouse.connect(chdb_dsn(store))
     try:
-        end_ms = int(datetime.now(UTC).timestamp() * 1000)
-        started = time.perf_counter()
-        dataset = generate(
-            ch,
-            rows=params.rows,
-            end_ms=end_ms,
-            orgs=params.orgs,
-            links_per_org=params.links_per_org,
-        )
-        took = time.perf_counter() - started
+        if kept is not None:
+            dataset = kept
+            # Applies any migration added since the data was generated (no-op otherwise).
+            runner.migrate(ch, DATABASE)
+            report.notes.append(
+                f"{dataset.rows:,} clicks reused from an earlier run's store ({store}), "
+                f"{dataset.parts} active parts when generated"
+            )
+        else:
+            if keep:
+                shutil.rmtree(store, ignore_errors=True)
+                ch.close()
+                ch = ClickHouse.connect(chdb_dsn(store))
+            end_ms = int(datetime.now(UTC).timestamp() * 1000)
+            started = time.perf_counter()
+            dataset = generate(
+                ch,
+                rows=params.rows,
+                end_ms=end_ms,
+                orgs=params.orgs,
+                links_per_org=params.links_per_org,
+            )
+            took = time.perf_counter() - started
+            report.notes.append(
+                f"{dataset.rows:,} clicks generated in {took:.0f} s "
+                f"({dataset.rows / took:,.0f} rows/s, materialized views included), "
+                f"{dataset.parts} active parts"
+            )
+            if keep:
+                _keep(store, params, dataset)
         report.notes.append(
-            f"{dataset.rows:,} clicks generated in {took:.0f} s "
-            f"({dataset.rows / took:,.0f} rows/s, materialized views included), "
-            f"{dataset.parts} active parts; queries read the rollups where they can and the raw "
-            "table without FINAL (analytics/queries.py)"
+            "queries read the rollups where they can and the raw table without FINAL "
+            "(analytics/queries.py)"
         )
-        now = datetime.fromtimestamp(end_ms / 1000, UTC)
+        now = datetime.fromtimestamp(dataset.end_ms / 1000, UTC)
 
         async def go() -> None:
             for scope, link_id, kinds in (
@@ -129,10 +183,11 @@ def run(params: Params, workdir: Path, *, quick: bool = False, diagnostics: bool
                     )
                     say(f"query: {row.name:24} p50 {p50:7.1f} ms  p95 {row.metrics['p95_ms']} ms")
             if diagnostics:
-                await diagnose(ch, report, now=now, runs=params.runs)
+                await diagnose(ch, report, now=now, runs=params.runs, merge=not keep)
 
         asyncio.run(go())
     finally:
         ch.close()
-        shutil.rmtree(store, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(store, ignore_errors=True)
     return report

@@ -141,6 +141,34 @@ def test_query_smoke(runs: dict[str, SmokeRun]) -> None:
     assert any(r.name.startswith("diag:") for r in report.rows)
 
 
+def test_query_reuses_the_clicks_it_kept(
+    runs: dict[str, SmokeRun], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # --workdir keeps the generated store; the next run with the same sizes reuses it (100 M
+    # clicks take an hour to generate) and still times every query on it.
+    first = _report(runs, "query")
+    assert any("generated" in note for note in first.notes), first.notes
+    out = tmp_path_factory.mktemp("bench-again")
+    work = next(p for p in tmp_path_factory.getbasetemp().glob("bench*/query/work"))
+    argv = [sys.executable, "-m", "bench", "query", "--smoke", "--results-dir", str(out)]
+    done = subprocess.run(
+        [*argv, "--workdir", str(work)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    again = results.load(sorted(out.glob("*.json"))[-1])
+    assert any("reused" in note for note in again.notes), again.notes
+    assert [r.name for r in again.rows] == [r.name for r in first.rows]
+    assert (
+        _measured(again, "count · per org").metrics["matched"]
+        == (_measured(first, "count · per org").metrics["matched"])
+    )
+
+
 def test_api_smoke(runs: dict[str, SmokeRun]) -> None:
     report = _report(runs, "api")
     assert _measured(report, "list first page (50, newest first) · sqlite").metrics["p50_ms"]

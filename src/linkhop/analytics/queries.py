@@ -78,6 +78,9 @@ COUNTS = "count() AS clicks, uniqCombined(14)(visitor_id) AS visitors"
 _MERGED = "sum(n) AS clicks, uniqCombinedMerge(14)(v) AS visitors"
 _RAW_STATES = "toUInt64(count()) AS n, uniqCombinedState(14)(visitor_id) AS v"
 _ROLLUP_STATES = "toUInt64(clicks) AS n, visitors AS v"
+# The same without the visitors state: for ranking by clicks, which needs no visitors.
+_RAW_COUNT = "toUInt64(count()) AS n"
+_ROLLUP_COUNT = "toUInt64(clicks) AS n"
 
 
 def _bucket(granularity: Granularity, column: str) -> str:
@@ -164,8 +167,15 @@ def _segment_sql(
     database: str,
     rollup: Rollup,
     keys: _Keys,
+    states: bool = True,
+    only: str | None = None,
 ) -> SqlQuery:
-    """One tier's SELECT of (keys…, n, v) over its part of the range."""
+    """One tier's SELECT of (keys…, n, v) over its part of the range.
+
+    ``states=False`` selects (keys…, n) only: no visitors column is read. ``only`` is the raw
+    expression of the (single) key: each tier keeps the rows whose key is in the bound
+    ``{only:Array(String)}`` (the bare column, not its CAST, so the primary key can serve it).
+    """
     where, params = _scope(query)
     clauses = [where]
     # Letters, not digits: parameter names stay plain words (at most 3 segments).
@@ -198,9 +208,16 @@ def _segment_sql(
             params["dim"] = rollup_table.dim
     if not query.include_bots:
         clauses.append("bot = 0")
-    states = _RAW_STATES if segment.tier == "raw" else _ROLLUP_STATES
+    if only is not None:
+        ((_, _, rolled_key),) = keys.items
+        key = only if segment.tier == "raw" else rolled_key
+        clauses.append(f"{key} IN {{only:Array(String)}}")
+    if states:
+        counted = _RAW_STATES if segment.tier == "raw" else _ROLLUP_STATES
+    else:
+        counted = _RAW_COUNT if segment.tier == "raw" else _ROLLUP_COUNT
     lines = [
-        f"SELECT {', '.join([*selected, states])}",
+        f"SELECT {', '.join([*selected, counted])}",
         f"FROM {table}",
         f"WHERE {' AND '.join(clauses)}",
     ]
@@ -216,13 +233,22 @@ def _union(
     database: str,
     rollup: Rollup,
     keys: _Keys,
+    states: bool = True,
+    only: str | None = None,
 ) -> SqlQuery:
     """The tiers' SELECTs as one UNION ALL subquery (parameters are per segment)."""
     parts: list[str] = []
     params: dict[str, Any] = {}
     for index, segment in enumerate(segments):
         sql, segment_params = _segment_sql(
-            index, segment, query=query, database=database, rollup=rollup, keys=keys
+            index,
+            segment,
+            query=query,
+            database=database,
+            rollup=rollup,
+            keys=keys,
+            states=states,
+            only=only,
         )
         parts.append(sql)
         params.update(segment_params)
@@ -320,17 +346,74 @@ def timeseries_sql(
     return SqlQuery(sql, params)
 
 
-def dimension_sql(
+# Lists ranked before their visitors are counted (``rank_sql``): their values are many (an org
+# has thousands of links), so merging a visitors state per value and day for every value would
+# cost far more than the ranking. The other lists have few values per org (countries, devices,
+# …) or are read by raw edges too slow to pay for twice (bench/README.md, "Queries").
+RANKED_FIRST: frozenset[GroupBy] = frozenset({"top_links"})
+
+
+def _dimension_plan(
+    query: AnalyticsQuery, time_range: TimeRange, rollups: bool
+) -> tuple[Rollup, list[Segment], _Keys] | None:
+    """The rollup, segments and key of a one-column top list, or None for the raw path."""
+    plan = _rollup_plan(query, time_range) if rollups else None
+    if plan is None:
+        return None
+    rollup, segments = plan
+    ((key, expression),) = DIMENSIONS[query.group_by]  # rollups cover one-column lists only
+    # The dimension rollup stores the value in `value`; the per-link rollups have link_id itself.
+    rolled = label(key, "value") if rollup.tables["day"].dim is not None else expression
+    # CAST: LowCardinality columns of clicks and String rollup values must unite in UNION ALL.
+    return rollup, segments, _Keys((("d0", f"CAST({expression} AS String)", rolled),))
+
+
+def rank_sql(
     query: AnalyticsQuery, *, database: str, time_range: TimeRange, rollups: bool = True
+) -> SqlQuery | None:
+    """The values a ``RANKED_FIRST`` list shows, by clicks: rows ``(value,)``, best first.
+
+    ``None`` when the list is not ranked first or the raw path answers it. The result, bound as
+    ``only`` in ``dimension_sql``, limits the visitors merge to those values. Exact: the top
+    ``limit`` values by (clicks DESC, value ASC) do not depend on visitors, and every tier keeps
+    all the rows of those values.
+    """
+    if query.group_by not in RANKED_FIRST:
+        return None
+    plan = _dimension_plan(query, time_range, rollups)
+    if plan is None:
+        return None
+    rollup, segments, keys = plan
+    inner, params = _union(
+        segments, query=query, database=database, rollup=rollup, keys=keys, states=False
+    )
+    params["limit"] = query.limit
+    sql = (
+        f"SELECT d0\nFROM (\n{inner}\n)\nGROUP BY d0\n"
+        "ORDER BY sum(n) DESC, d0 ASC\nLIMIT {limit:UInt32}"
+    )
+    return SqlQuery(sql, params)
+
+
+def dimension_sql(
+    query: AnalyticsQuery,
+    *,
+    database: str,
+    time_range: TimeRange,
+    rollups: bool = True,
+    only: Sequence[str] | None = None,
 ) -> SqlQuery:
-    """Top values of the ``group_by`` dimension: rows ``(*values, clicks, visitors)``."""
+    """Top values of the ``group_by`` dimension: rows ``(*values, clicks, visitors)``.
+
+    ``only``: the values ``rank_sql`` returned; the rollup path then reads just those.
+    """
     expressions = [expression for _, expression in DIMENSIONS[query.group_by]]
     aliases = [f"d{i}" for i in range(len(expressions))]
     # Most clicks first; ties broken by value so equal counts come back in the same order.
     order = (
         f"ORDER BY clicks DESC, {', '.join(f'{a} ASC' for a in aliases)}\nLIMIT {{limit:UInt32}}"
     )
-    plan = _rollup_plan(query, time_range) if rollups else None
+    plan = _dimension_plan(query, time_range, rollups)
     if plan is None:
         selected = ", ".join(f"{e} AS {a}" for e, a in zip(expressions, aliases, strict=True))
         where, params = filters(query, time_range)
@@ -343,13 +426,17 @@ def dimension_sql(
             f"{order}"
         )
         return SqlQuery(sql, params)
-    rollup, segments = plan
-    ((key, expression),) = DIMENSIONS[query.group_by]  # rollups cover one-column lists only
-    # The dimension rollup stores the value in `value`; the per-link rollups have link_id itself.
-    rolled = label(key, "value") if rollup.tables["day"].dim is not None else expression
-    # CAST: LowCardinality columns of clicks and String rollup values must unite in UNION ALL.
-    keys = _Keys((("d0", f"CAST({expression} AS String)", rolled),))
-    inner, params = _union(segments, query=query, database=database, rollup=rollup, keys=keys)
+    rollup, segments, keys = plan
+    inner, params = _union(
+        segments,
+        query=query,
+        database=database,
+        rollup=rollup,
+        keys=keys,
+        only=None if only is None else DIMENSIONS[query.group_by][0][1],
+    )
     params["limit"] = query.limit
+    if only is not None:
+        params["only"] = list(only)
     sql = f"SELECT d0, {_MERGED}\nFROM (\n{inner}\n)\nGROUP BY d0\n{order}"
     return SqlQuery(sql, params)

@@ -16,6 +16,7 @@ from linkhop.analytics.queries import (
     count_sql,
     dimension_sql,
     first_click_sql,
+    rank_sql,
     timeseries_sql,
 )
 from linkhop.analytics.schemas import AnalyticsQuery, ExportQuery
@@ -91,8 +92,15 @@ async def run_query(
             ch=ch, database=database, query=query, time_range=time_range, now=now, rollups=rollups
         )
     keys = [key for key, _ in DIMENSIONS[query.group_by]]
+    only: list[str] | None = None
+    ranking = rank_sql(query, database=database, time_range=time_range, rollups=rollups)
+    if ranking is not None:
+        # Two statements: a set built by a subquery would be built again for every tier.
+        only = [str(value) for (value,) in await ch.aquery(*ranking)]
+        if not only:
+            return []
     rows = await ch.aquery(
-        *dimension_sql(query, database=database, time_range=time_range, rollups=rollups)
+        *dimension_sql(query, database=database, time_range=time_range, rollups=rollups, only=only)
     )
     return [_dimension_row(keys, row) for row in rows]
 

@@ -231,3 +231,29 @@ async def test_filtered_queries_read_the_raw_table(store: ClickHouse, generated:
     assert choose_rollup(query) is None
     rolled, raw = await both(store, generated, query)
     assert rolled == raw
+
+
+async def test_top_lists_cut_through_a_tie_the_same_way(store: ClickHouse, database: str) -> None:
+    # The rollup path ranks by clicks before it merges visitors (only the rows shown get
+    # states): where the limit falls inside a tie, both paths must keep the same values (the
+    # smallest), with the clicks of every tier — edges included — counted for each.
+    rows = []
+    for link in range(6):
+        # 12 clicks each: 4 in the raw edge before the whole days, 4 in whole days, 4 today.
+        stamps = [END - timedelta(days=29, hours=20)] * 4
+        stamps += [END - timedelta(days=10)] * 4 + [END - timedelta(minutes=5)] * 4
+        for n, ts in enumerate(stamps):
+            rows.append(("org_t", f"link_{5 - link}", ts, link * 100 + n % (link + 1)))
+    store.command(
+        f"INSERT INTO {database}.clicks (click_id, ts, org_id, link_id, referrer, visitor_id) "
+        "SELECT generateUUIDv4(number), r.3, r.1, r.2, concat('https://r', r.2, '/'), r.4 "
+        "FROM (SELECT arrayJoin({rows:Array(Tuple(String, String, DateTime64(3, 'UTC'), UInt64))})"
+        " AS r, rowNumberInAllBlocks() AS number)",
+        {"rows": rows},
+    )
+    for group_by in ("top_links", "referrers"):
+        query = AnalyticsQuery(org_id="org_t", group_by=group_by, interval="30d", limit=3)
+        rolled, raw = await both(store, database, query)
+        assert rolled == raw, group_by
+        assert [row["clicks"] for row in raw] == [12, 12, 12]
+        assert [row["visitors"] for row in raw] == [6, 5, 4]  # link_0 .. link_2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ NAMES = [
     "retention_log",
     "backfill_log",
     "visitors_uniq_combined",
+    "rollup_granules",
 ]
 ALL_TABLES = {
     "schema_migrations",
@@ -372,3 +374,50 @@ def test_visitor_states_are_rebuilt_with_uniq_combined(ch: ClickHouse, database:
     assert ch.query(
         f"SELECT sum(clicks), uniqMerge(visitors) FROM {database}.clicks_daily"
     ) == ch.query(f"SELECT count(), uniq(visitor_id) FROM {database}.clicks")
+
+
+def _granularity(ch: ClickHouse, database: str, table: str) -> int:
+    ddl = str(ch.query(f"SHOW CREATE TABLE {database}.{table}")[0][0])
+    found = re.search(r"index_granularity = (\d+)", ddl)
+    assert found, ddl
+    return int(found.group(1))
+
+
+def test_rollups_are_rebuilt_with_small_granules(ch: ClickHouse, database: str) -> None:
+    # 0009 recreates the rollups with 256-row granules (a rollup read decodes every state of
+    # each granule it touches) and fills them from the raw clicks again.
+    migrate(ch, database, target=8)
+    rows = []
+    for i in range(2000):
+        row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
+        row.update(
+            click_id=uuid.uuid4(),
+            ts=datetime(2025, 2, 1 + i % 5, i % 24, tzinfo=UTC),
+            org_id=("o", "p")[i % 2],
+            link_id=f"l{i % 7}",
+            referrer=("", "https://t.co/x")[i % 3 == 0],
+            bot=i % 11 == 0,
+            visitor_id=i % 900,
+        )
+        rows.append(list(row.values()))
+    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS)
+    rollups = ("clicks_hourly", "clicks_daily", "clicks_org_dims_daily")
+    assert {_granularity(ch, database, t) for t in rollups} == {8192}
+
+    def contents(table: str) -> list[tuple[object, ...]]:
+        return ch.query(
+            "SELECT * EXCEPT (visitors), finalizeAggregation(visitors)"
+            f" FROM {database}.{table} FINAL ORDER BY ALL"
+        )
+
+    before = {table: contents(table) for table in rollups}
+    assert all(before.values())
+    migrate(ch, database)
+    assert {_granularity(ch, database, t) for t in rollups} == {256}
+    for table in rollups:  # the same rows and states, rebuilt from clicks
+        assert contents(table) == before[table]
+    ch.insert(f"{database}.clicks", rows[:10], CLICK_COLUMNS)  # the views feed them again
+    assert ch.query(f"SELECT sum(clicks) FROM {database}.clicks_daily") == [(2010,)]
+    migrate(ch, database, target=8)
+    assert {_granularity(ch, database, t) for t in rollups} == {8192}
+    assert ch.query(f"SELECT sum(clicks) FROM {database}.clicks_hourly") == [(2010,)]

@@ -67,7 +67,7 @@ def test_click_tables_are_replicated_locals_behind_distributed_tables() -> None:
         assert f"ALTER TABLE `lhc`.{table}_local ON CLUSTER `lh` MODIFY TTL" in script
     assert script.count("MODIFY SETTING replicated_deduplication_window = 10000") == 2
     views = [s for s in ddl if s.startswith("CREATE MATERIALIZED VIEW")]
-    assert len(views) == 6  # three rollups, each view created again by 0008
+    assert len(views) == 9  # three rollups, each view created again by 0008 and by 0009
     assert {v.split()[6] for v in views} == {
         f"`lhc`.{t}_mv" for t in ("clicks_hourly", "clicks_daily", "clicks_org_dims_daily")
     }
@@ -84,7 +84,7 @@ def test_each_migration_is_logged_and_copies_are_per_shard() -> None:
     statements = up()
     logged = [s.sql for s in statements if s.kind == "log" and "schema_migrations" in s.sql]
     assert len(logged) == len(load_migrations())
-    assert logged[-1].endswith(f"{len(load_migrations())}, 'visitors_uniq_combined', 'up'")
+    assert logged[-1].endswith(f"{len(load_migrations())}, 'rollup_granules', 'up'")
     copies = [s for s in statements if s.kind == "per_shard"]
     assert copies and all("INSERT INTO `lhc`." in s.sql and "_local" in s.sql for s in copies)
     script = cluster_script(statements)
