@@ -30,9 +30,8 @@ from linkhop.auth.csrf import check_csrf, csrf_token
 from linkhop.auth.models import User, UserSession
 from linkhop.deps import SESSION_COOKIE, NowDep, RuntimeDep, SessionDep
 from linkhop.errors import Forbidden, Unauthenticated
-from linkhop.ids import UserId
 from linkhop.orgs import service as orgs_service
-from linkhop.principal import Principal
+from linkhop.principal import Principal, require
 from linkhop.runtime import Runtime
 
 ANON_CSRF_COOKIE = "linkhop_csrf"
@@ -135,21 +134,18 @@ async def get_signed_in(
         row, user = await auth_service.resolve_session(session, token=token, now=now)
     except Unauthenticated as exc:
         raise SignInRequired("Your session has ended. Sign in again.") from exc
-    memberships = await orgs_service.memberships_of_user(session, user_id=user.id)
+    # One query for every org of the user: the chosen one (if the user is still a member of
+    # it; else their first) and the switcher's names.
+    member_of = await orgs_service.orgs_of_user(session, user_id=user.id)
+    if not member_of:
+        raise Forbidden("this account belongs to no organisation")
     wanted = chosen_org_id(request, runtime.secret_key, row.id)
-    # The chosen org only if the user is (still) a member of it; else their first org.
-    member_of = {m.org_id for m in memberships}
-    org_id = wanted if wanted in member_of else None
-    principal = await orgs_service.principal_for(session, user_id=UserId(user.id), org_id=org_id)
-    org = await orgs_service.get_org(session, principal=principal)
+    membership, org = next(((m, o) for m, o in member_of if m.org_id == wanted), member_of[0])
+    principal = await orgs_service.principal_of_membership(session, membership)
+    require(principal, "org:read")
     orgs: tuple[OrgChoice, ...] = ()
-    if len(memberships) > 1:
-        choices = []
-        for m in memberships:
-            # Membership is the right to see the org's name (org_by_id checks no permission).
-            found = await orgs_service.org_by_id(session, org_id=m.org_id)
-            choices.append(OrgChoice(m.org_id, found.name if found else m.org_id, m.role))
-        orgs = tuple(choices)
+    if len(member_of) > 1:
+        orgs = tuple(OrgChoice(m.org_id, o.name, m.role) for m, o in member_of)
     request.state.user_session_id = row.id
     return SignedIn(
         principal=principal,

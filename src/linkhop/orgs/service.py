@@ -113,6 +113,41 @@ async def memberships_of_user(session: AsyncSession, *, user_id: str) -> list[Me
     return list((await session.execute(stmt)).scalars())
 
 
+async def orgs_of_user(session: AsyncSession, *, user_id: str) -> list[tuple[Membership, Org]]:
+    """A user's memberships with their orgs, oldest membership first, in one query.
+
+    Membership is the right to see the org (its name for a switcher), so no permission check.
+    """
+    stmt = (
+        select(Membership, Org)
+        .join(Org, Org.id == Membership.org_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.created_at, Membership.id)
+    )
+    return [(membership, org) for membership, org in await session.execute(stmt)]
+
+
+async def principal_of_membership(
+    session: AsyncSession,
+    membership: Membership,
+    *,
+    api_key_id: str | None = None,
+    scopes: frozenset[str] | None = None,
+) -> Principal:
+    """The principal acting through ``membership`` (its role's permissions, narrowed by
+    ``scopes``)."""
+    perms = await permissions_for_role(session, role=membership.role)
+    if scopes is not None:
+        perms = perms & scopes
+    return Principal(
+        user_id=UserId(membership.user_id),
+        org_id=OrgId(membership.org_id),
+        role=membership.role,
+        permissions=perms,
+        api_key_id=api_key_id,
+    )
+
+
 async def principal_for(
     session: AsyncSession,
     *,
@@ -132,16 +167,7 @@ async def principal_for(
         if found is None:
             raise NotFound("organisation not found")
         membership = found
-    perms = await permissions_for_role(session, role=membership.role)
-    if scopes is not None:
-        perms = perms & scopes
-    return Principal(
-        user_id=user_id,
-        org_id=OrgId(membership.org_id),
-        role=membership.role,
-        permissions=perms,
-        api_key_id=api_key_id,
-    )
+    return await principal_of_membership(session, membership, api_key_id=api_key_id, scopes=scopes)
 
 
 async def list_members(session: AsyncSession, *, principal: Principal) -> list[Membership]:
