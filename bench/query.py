@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.console import say
-from bench.query_data import BIG_ORG, DATABASE, HOT_LINK, Dataset, generate
+from bench.query_data import BIG_ORG, DATABASE, HOT_LINK, Dataset, generate, settle
 from bench.query_diag import diagnose
 from bench.results import Report, Row
 from bench.stats import percentile
@@ -139,10 +139,14 @@ def run(
                 links_per_org=params.links_per_org,
             )
             took = time.perf_counter() - started
+            merged, settled_in = settle(ch)
             report.notes.append(
-                f"{dataset.rows:,} clicks generated in {took:.0f} s "
+                f"{dataset.rows:,} clicks generated in time order in {took:.0f} s "
                 f"({dataset.rows / took:,.0f} rows/s, materialized views included), "
-                f"{dataset.parts} active parts"
+                f"{dataset.parts} active parts in clicks; then the {merged} closed month "
+                f"partitions of clicks and the rollups merged in {settled_in:.0f} s, as background "
+                "merges leave a live store's older months (query_data.py); the current month "
+                "as inserted"
             )
             if keep:
                 _keep(store, params, dataset)
