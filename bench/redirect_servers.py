@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -260,17 +261,18 @@ def compare(
             order = list(children) if round_no % 2 == 0 else list(reversed(children))
             for name in order:
                 child = children[name]
-                load = {
-                    "url": child.base,
-                    "script": script,
-                    "requests_file": requests_file,
-                    "connections": connections,
-                    "cpus": procs.PINNED_CLIENT if pinned else None,
-                    "log": logs / "wrk.log",
-                }
-                wrk.run(duration_s=1.0, seed=round_no + 50, **load)  # warm connections
+                load = functools.partial(
+                    wrk.run,
+                    child.base,
+                    script=script,
+                    requests_file=requests_file,
+                    connections=connections,
+                    cpus=procs.PINNED_CLIENT if pinned else None,
+                    log=logs / "wrk.log",
+                )
+                load(duration_s=1.0, seed=round_no + 50)  # warm connections
                 cpu_before = child.cpu()
-                result = wrk.run(duration_s=duration_s, seed=round_no, **load)
+                result = load(duration_s=duration_s, seed=round_no)
                 cpu = child.cpu() - cpu_before
                 sample = {
                     "rps": result.rps,
