@@ -70,23 +70,24 @@ async def _time_query(
     return times
 
 
+def _sizes(params: Params) -> dict[str, int]:
+    """What makes two generated stores the same data (not the number of timed runs)."""
+    return {"rows": params.rows, "orgs": params.orgs, "links_per_org": params.links_per_org}
+
+
 def _load_kept(store: Path, params: Params) -> Dataset | None:
     """The dataset a previous run kept in ``store`` if it was generated with these sizes."""
     try:
         kept = json.loads((store / _KEPT).read_text())
     except (OSError, ValueError):
         return None
-    wanted = {"rows": params.rows, "orgs": params.orgs, "links_per_org": params.links_per_org}
-    if kept.get("params") != wanted:
+    if kept.get("params") != _sizes(params):
         return None
     return Dataset(rows=kept["rows"], end_ms=kept["end_ms"], parts=kept["parts"])
 
 
 def _keep(store: Path, params: Params, dataset: Dataset) -> None:
-    record = {
-        "params": {"rows": params.rows, "orgs": params.orgs, "links_per_org": params.links_per_org},
-        **dataclasses.asdict(dataset),
-    }
+    record = {"params": _sizes(params), **dataclasses.asdict(dataset)}
     (store / _KEPT).write_text(json.dumps(record))
 
 
@@ -114,6 +115,8 @@ def run(
     target = f"p50 ≤ 100 ms (target at 100 M clicks; this run: {size})"
     store = workdir / "clickhouse"
     kept = _load_kept(store, params) if keep else None
+    if keep and kept is None:
+        shutil.rmtree(store, ignore_errors=True)  # another size's data, or none: start afresh
     ch = ClickHouse.connect(chdb_dsn(store))
     try:
         if kept is not None:
@@ -125,10 +128,6 @@ def run(
                 f"{dataset.parts} active parts when generated"
             )
         else:
-            if keep:
-                shutil.rmtree(store, ignore_errors=True)
-                ch.close()
-                ch = ClickHouse.connect(chdb_dsn(store))
             end_ms = int(datetime.now(UTC).timestamp() * 1000)
             started = time.perf_counter()
             dataset = generate(

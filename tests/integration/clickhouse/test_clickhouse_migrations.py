@@ -197,14 +197,26 @@ def test_engines_keys_and_dedup_windows(ch: ClickHouse, database: str) -> None:
     ]
 
 
+def _insert_clicks(ch: ClickHouse, database: str, rows: list[dict[str, object]]) -> None:
+    """Insert clicks given as the columns that matter; the others are empty, ``bot`` 0."""
+    full = []
+    for fields in rows:
+        row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
+        row.update(click_id=uuid.uuid4(), bot=0)
+        row.update(fields)
+        full.append(list(row.values()))
+    ch.insert(f"{database}.clicks", full, CLICK_COLUMNS)
+
+
 def test_the_dimension_rollups_hold_exactly_the_listed_dimensions(
     ch: ClickHouse, database: str
 ) -> None:
     migrate(ch, database)
-    row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
-    row.update(click_id=uuid.uuid4(), ts=datetime(2025, 1, 1, tzinfo=UTC), bot=0, visitor_id=1)
-    row.update(org_id="o", link_id="l")
-    ch.insert(f"{database}.clicks", [list(row.values())], CLICK_COLUMNS)
+    _insert_clicks(
+        ch,
+        database,
+        [{"ts": datetime(2025, 1, 1, tzinfo=UTC), "visitor_id": 1, "org_id": "o", "link_id": "l"}],
+    )
     dims = ch.query(f"SELECT dim FROM {database}.clicks_org_dims_daily ORDER BY dim")
     assert [d for (d,) in dims] == sorted([ALL_CLICKS, *ROLLUP_DIMENSIONS])
 
@@ -212,20 +224,17 @@ def test_the_dimension_rollups_hold_exactly_the_listed_dimensions(
 def test_new_rollups_are_filled_from_existing_clicks(ch: ClickHouse, database: str) -> None:
     # An install upgraded with clicks already stored: the daily rollups copy them in.
     migrate(ch, database, target=3)
-    rows = []
-    for i in range(5):
-        row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
-        row.update(
-            click_id=uuid.uuid4(),
-            ts=datetime(2025, 1, 1 + i % 2, 10, tzinfo=UTC),
-            org_id="o",
-            link_id="l",
-            country="FR",
-            bot=0,
-            visitor_id=i % 3,
-        )
-        rows.append(list(row.values()))
-    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS)
+    rows: list[dict[str, object]] = [
+        {
+            "ts": datetime(2025, 1, 1 + i % 2, 10, tzinfo=UTC),
+            "org_id": "o",
+            "link_id": "l",
+            "country": "FR",
+            "visitor_id": i % 3,
+        }
+        for i in range(5)
+    ]
+    _insert_clicks(ch, database, rows)
     migrate(ch, database)
     assert ch.query(
         "SELECT toDate(day), sum(clicks), uniqCombinedMerge(14)(visitors)"
@@ -324,20 +333,17 @@ def test_visitor_states_are_rebuilt_with_uniq_combined(ch: ClickHouse, database:
     # 0008 swaps every rollup's uniq states for uniqCombined(14) states, rebuilt from the raw
     # clicks: the rollups then answer exactly what the raw rows answer, before and after.
     migrate(ch, database, target=7)
-    rows = []
-    for i in range(3000):
-        row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
-        row.update(
-            click_id=uuid.uuid4(),
-            ts=datetime(2025, 1, 1 + i % 3, i % 24, tzinfo=UTC),
-            org_id="o",
-            link_id=f"l{i % 4}",
-            country=("FR", "US")[i % 2],
-            bot=0,
-            visitor_id=i % 1700,
-        )
-        rows.append(list(row.values()))
-    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS)
+    rows: list[dict[str, object]] = [
+        {
+            "ts": datetime(2025, 1, 1 + i % 3, i % 24, tzinfo=UTC),
+            "org_id": "o",
+            "link_id": f"l{i % 4}",
+            "country": ("FR", "US")[i % 2],
+            "visitor_id": i % 1700,
+        }
+        for i in range(3000)
+    ]
+    _insert_clicks(ch, database, rows)
     rollups = ("clicks_hourly", "clicks_daily", "clicks_org_dims_daily")
     assert {_visitors_type(ch, database, t) for t in rollups} == {"AggregateFunction(uniq, UInt64)"}
     migrate(ch, database)
@@ -366,7 +372,7 @@ def test_visitor_states_are_rebuilt_with_uniq_combined(ch: ClickHouse, database:
         == everything
     )
     # New clicks reach the rebuilt views.
-    ch.insert(f"{database}.clicks", rows[:10], CLICK_COLUMNS)
+    _insert_clicks(ch, database, rows[:10])
     assert ch.query(f"SELECT sum(clicks) FROM {database}.clicks_daily") == [(3010,)]
     # And back: uniq states again, rebuilt the same way.
     migrate(ch, database, target=7)
@@ -387,20 +393,18 @@ def test_rollups_are_rebuilt_with_small_granules(ch: ClickHouse, database: str) 
     # 0009 recreates the rollups with 256-row granules (a rollup read decodes every state of
     # each granule it touches) and fills them from the raw clicks again.
     migrate(ch, database, target=8)
-    rows = []
-    for i in range(2000):
-        row: dict[str, object] = dict.fromkeys(CLICK_COLUMNS, "")
-        row.update(
-            click_id=uuid.uuid4(),
-            ts=datetime(2025, 2, 1 + i % 5, i % 24, tzinfo=UTC),
-            org_id=("o", "p")[i % 2],
-            link_id=f"l{i % 7}",
-            referrer=("", "https://t.co/x")[i % 3 == 0],
-            bot=i % 11 == 0,
-            visitor_id=i % 900,
-        )
-        rows.append(list(row.values()))
-    ch.insert(f"{database}.clicks", rows, CLICK_COLUMNS)
+    rows: list[dict[str, object]] = [
+        {
+            "ts": datetime(2025, 2, 1 + i % 5, i % 24, tzinfo=UTC),
+            "org_id": ("o", "p")[i % 2],
+            "link_id": f"l{i % 7}",
+            "referrer": ("", "https://t.co/x")[i % 3 == 0],
+            "bot": i % 11 == 0,
+            "visitor_id": i % 900,
+        }
+        for i in range(2000)
+    ]
+    _insert_clicks(ch, database, rows)
     rollups = ("clicks_hourly", "clicks_daily", "clicks_org_dims_daily")
     assert {_granularity(ch, database, t) for t in rollups} == {8192}
 
@@ -416,7 +420,7 @@ def test_rollups_are_rebuilt_with_small_granules(ch: ClickHouse, database: str) 
     assert {_granularity(ch, database, t) for t in rollups} == {256}
     for table in rollups:  # the same rows and states, rebuilt from clicks
         assert contents(table) == before[table]
-    ch.insert(f"{database}.clicks", rows[:10], CLICK_COLUMNS)  # the views feed them again
+    _insert_clicks(ch, database, rows[:10])  # the views feed them again
     assert ch.query(f"SELECT sum(clicks) FROM {database}.clicks_daily") == [(2010,)]
     migrate(ch, database, target=8)
     assert {_granularity(ch, database, t) for t in rollups} == {8192}
